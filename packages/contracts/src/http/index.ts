@@ -1,0 +1,29 @@
+export { defineRoute, ErrorBody, type RouteAuth, type RouteDefinition, type RouteResponse } from './define-route';
+export {
+  CommentBody,
+  CreateRoutingBody,
+  GenerationStatus,
+  ListRoutingsQuery,
+  RejectBody,
+  Routing,
+  RoutingIdParams,
+  RoutingPage,
+  routingRoutes,
+  RoutingStatus,
+} from './routings';
+export {
+  AddinJob,
+  AddinJobStatus,
+  addinRoutes,
+  CompleteJobBody,
+  CreatedKey,
+  CreateKeyBody,
+  JobIdParams,
+  KeyIdParams,
+  KeyInfo,
+  Lease,
+  NextJobQuery,
+  ResultStatus,
+} from './addin';
+export { ApprovalOutcome, ChangeType, GenerationOutcome, HistoryEntry, HistoryOutcome, historyRoutes } from './history';
+export { buildOpenApiDocument, type OpenApiOptions } from './openapi';

@@ -1,0 +1,42 @@
+export { Envelope, EXCHANGES, type ExchangeName, type UnknownEnvelope } from './envelope';
+export {
+  causedBy,
+  createMessage,
+  defineMessage,
+  type MessageDefinition,
+  type MessageEnvelope,
+  type MessageKind,
+  type MessageOf,
+  type MessageOrigin,
+  type PayloadOf,
+} from './define-message';
+export {
+  Actor,
+  Code,
+  DeviceId,
+  Id,
+  JobParameters,
+  OutputFile,
+  OutputFiles,
+  RelativePath,
+  ResultMessage,
+  SemVer,
+  Timestamp,
+} from './fields';
+export { AddinJobResultCommand, commands, EspritGenerationCommand } from './commands';
+export {
+  AddinJobExpired,
+  AddinJobQueued,
+  AddinJobStarted,
+  events,
+  RoutingApprovalRequested,
+  RoutingApproved,
+  RoutingCreated,
+  RoutingGenerationCompleted,
+  RoutingGenerationFailed,
+  RoutingRejected,
+} from './events';
+export { findDefinition, messageCatalog, messageName } from './catalog';
+export { buildAsyncApiDocument, type AsyncApiOptions } from './asyncapi';
+export { ASYNCAPI_PATH, asyncApiJson } from './asyncapi-file';
+export * from './http';

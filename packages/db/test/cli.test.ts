@@ -1,0 +1,69 @@
+import { runCli } from '../src/cli';
+import { databaseUrl, dropSchemas, uniqueSchemaName } from './support';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (line: string) => out.push(line), err: (line: string) => err.push(line) } };
+}
+
+describe('the db CLI', () => {
+  it('migrates the chosen services into their configured schemas and reports what it applied', async () => {
+    const [gateway, routing] = [uniqueSchemaName('cli_gw'), uniqueSchemaName('cli_rt')];
+    const env = {
+      DATABASE_URL: databaseUrl,
+      GATEWAY_DATABASE_SCHEMA: gateway,
+      ROUTING_DATABASE_SCHEMA: routing,
+    };
+    const first = capture();
+    const second = capture();
+    try {
+      const codes = [
+        await runCli(['migrate', '--service', 'addin-gateway', '--service', 'routing-worker'], {
+          env,
+          ...first.io,
+        }),
+        await runCli(['migrate', '--service', 'addin-gateway'], { env, ...second.io }),
+      ];
+
+      expect(codes).toEqual([0, 0]);
+      expect(first.out).toEqual([
+        expect.stringMatching(
+          new RegExp(`^addin-gateway \\(schema ${gateway}\\): applied \\d{14}_messaging_tables$`),
+        ),
+        expect.stringMatching(
+          new RegExp(`^routing-worker \\(schema ${routing}\\): applied \\d{14}_messaging_tables$`),
+        ),
+      ]);
+      expect(second.out).toEqual([`addin-gateway (schema ${gateway}): up to date`]);
+    } finally {
+      await dropSchemas(gateway, routing);
+    }
+  });
+
+  it('exits 1 with the reason when the configuration is wrong', async () => {
+    const { err, io } = capture();
+
+    const code = await runCli(['migrate', '--service', 'addin-gateway'], {
+      env: { GATEWAY_DATABASE_SCHEMA: 'Not-A-Schema' },
+      ...io,
+    });
+
+    expect(code).toBe(1);
+    expect(err.join('\n')).toContain('error: [INVALID_SCHEMA_NAME] Invalid schema name "Not-A-Schema"');
+  });
+
+  it('exits 2 with usage for an unknown command or a diff without a name', async () => {
+    const unknown = capture();
+    const incomplete = capture();
+
+    const codes = [
+      await runCli(['migrat'], { env: {}, ...unknown.io }),
+      await runCli(['diff', '--service', 'addin-gateway'], { env: {}, ...incomplete.io }),
+    ];
+
+    expect(codes).toEqual([2, 2]);
+    expect(unknown.err.join('\n')).toContain('unknown command migrat');
+    expect(incomplete.err.join('\n')).toContain('diff needs one --service and a --name');
+  });
+});

@@ -1,0 +1,45 @@
+// The public surface of @mcms/messaging: named exports only.
+export { outgoing, type HeaderValue, type OutgoingMessage, type Publisher } from './types';
+// Broker layer: topology, retry policy, connection + recovery, publisher, consumer, dead letters.
+export {
+  applyTopology,
+  consumerDeclarations,
+  consumerSpecOf,
+  defineTopology,
+  type BindingDeclaration,
+  type ConsumerQueueSpec,
+  type ExchangeDeclaration,
+  type QueueBindingSpec,
+  type QueueDeclaration,
+  type QueueType,
+  type Topology,
+  type TopologyDeclarations,
+  type TopologyNames,
+  type TopologyOptions,
+} from './topology';
+export {
+  DEFAULT_RETRY_DELAYS_MS,
+  DEFAULT_RETRY_POLICY,
+  outcomeOf,
+  type Outcome,
+  type RetryPolicy,
+} from './retry-policy';
+export { HEADERS } from './headers';
+export { connectBroker, type Broker, type BrokerHealth, type ConnectBrokerOptions } from './broker';
+export type { BrokerPublisher, PublisherOptions } from './publisher';
+export {
+  handlerFor,
+  type ConsumeOptions,
+  type Consumer,
+  type ConsumerHealth,
+  type ConsumerState,
+  type HandlerContext,
+  type MessageHandler,
+} from './consumer';
+export {
+  peekDeadLetters,
+  purgeDeadLetters,
+  replayDeadLetters,
+  type DeadLetter,
+  type ReplayResult,
+} from './dead-letters';

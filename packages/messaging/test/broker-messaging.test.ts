@@ -1,0 +1,336 @@
+import { randomUUID } from 'node:crypto';
+import { AddinJobResultCommand, EXCHANGES, type MessageOf } from '@mcms/contracts';
+import { conflict, createMetrics, isAppError, unavailable, type Metrics } from '@mcms/platform';
+import type { GetMessage } from 'amqplib';
+import { connectBroker, type Broker } from '../src/broker';
+import { handlerFor, type HandlerContext } from '../src/consumer';
+import { HEADERS } from '../src/headers';
+import { defineTopology, type QueueType, type Topology } from '../src/topology';
+import { outgoing } from '../src/types';
+import {
+  AMQP_URL,
+  captureLogger,
+  deferred,
+  deleteTopology,
+  openAdmin,
+  resultMessage,
+  uniquePrefix,
+  waitFor,
+  type Admin,
+} from './support/broker-harness';
+
+type Result = MessageOf<typeof AddinJobResultCommand>;
+
+const RESULTS = 'routing-worker.addin-job-results';
+const OTHER = 'history-service.addin-job-results';
+const bindings = [{ exchange: EXCHANGES.commands, routingKey: AddinJobResultCommand.routingKey }];
+
+let admin: Admin;
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  admin = await openAdmin();
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(async () => {
+  await admin.close();
+});
+
+/** A broker of its own (own prefix, own queues) for one test, removed after it. */
+async function startBroker(
+  options: { retryDelaysMs?: number[]; queueType?: QueueType; otherQueue?: boolean; metrics?: Metrics } = {},
+) {
+  const prefix = uniquePrefix();
+  const retryDelaysMs = options.retryDelaysMs ?? [200, 400];
+  const topology: Topology = defineTopology({
+    prefix,
+    ...(options.queueType ? { queueType: options.queueType } : {}),
+    consumers: [
+      { queue: RESULTS, bindings, retryDelaysMs },
+      ...(options.otherQueue ? [{ queue: OTHER, bindings, retryDelaysMs: [200] }] : []),
+    ],
+  });
+  const logs = captureLogger();
+  const broker: Broker = await connectBroker({
+    url: AMQP_URL,
+    topology,
+    log: logs.log,
+    connectionName: `${prefix}messaging-test`,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
+  cleanups.push(async () => {
+    await broker.close({ drainTimeoutMs: 2_000 });
+    await deleteTopology(topology);
+  });
+  return { broker, topology, logs, names: topology.names };
+}
+
+function headersOf(message: GetMessage): Record<string, unknown> {
+  return message.properties.headers ?? {};
+}
+
+describe('broker publish and consume', () => {
+  it('delivers a typed AddinJobResultCommand to its handler and acks it', async () => {
+    const metrics = createMetrics({ service: 'messaging-test', defaultMetrics: false });
+    const { broker, names } = await startBroker({ metrics });
+    const received = deferred<{ message: Result; ctx: HandlerContext }>();
+    const consumer = broker.consume({
+      queue: RESULTS,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async (message, ctx) => {
+          received.resolve({ message, ctx });
+        }),
+      },
+    });
+    await consumer.ready;
+
+    const sent = resultMessage();
+    await broker.publisher.publish(outgoing(AddinJobResultCommand, sent));
+    const { message, ctx } = await received.promise;
+
+    expect(message).toEqual(sent);
+    expect(message.payload.resultStatus).toBe('completed');
+    expect(ctx).toMatchObject({ attempt: 1, redelivered: false, queue: RESULTS });
+    expect(ctx.headers[HEADERS.attempt]).toBe(1);
+    const consumed = metrics.registry.getSingleMetric('mcms_messages_consumed_total');
+    await waitFor(async () => (await consumed?.get())?.values.find((v) => v.labels.outcome === 'ack')?.value === 1, {
+      what: 'the ack to be counted',
+    });
+    const published = await metrics.registry.getSingleMetric('mcms_messages_published_total')?.get();
+    expect(published?.values).toEqual([expect.objectContaining({ labels: { exchange: EXCHANGES.commands }, value: 1 })]);
+    // Acked, not merely received: nothing is left in the queue (an unacked message would show up here after close).
+    await broker.close();
+    expect(await admin.count(names.queue(RESULTS))).toBe(0);
+  });
+
+  it('rejects an unroutable publish with a non-retryable unroutable error while routable ones succeed', async () => {
+    const { broker } = await startBroker();
+    const routable = resultMessage();
+    const unroutable = resultMessage();
+    const outcomes = await Promise.allSettled([
+      broker.publisher.publish(outgoing(AddinJobResultCommand, routable)),
+      broker.publisher.publish({ exchange: EXCHANGES.events, routingKey: 'nobody.listens.here', envelope: unroutable }),
+      broker.publisher.publish(outgoing(AddinJobResultCommand, resultMessage())),
+    ]);
+
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const reason = (outcomes[1] as PromiseRejectedResult).reason as unknown;
+    expect(isAppError(reason)).toBe(true);
+    expect(reason).toMatchObject({ code: 'unroutable', retryable: false });
+  });
+
+  it('retries a retryable failure through the delay queues and succeeds on attempt 3', async () => {
+    const { broker, logs } = await startBroker({ retryDelaysMs: [200, 400] });
+    const attempts: Array<{ attempt: number; at: number; headers: Readonly<Record<string, unknown>> }> = [];
+    const done = deferred();
+    broker.consume({
+      queue: RESULTS,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async (_message, ctx) => {
+          attempts.push({ attempt: ctx.attempt, at: performance.now(), headers: ctx.headers });
+          if (ctx.attempt < 3) throw unavailable('the shared drive is unreachable');
+          done.resolve();
+        }),
+      },
+    });
+
+    await broker.publisher.publish(outgoing(AddinJobResultCommand, resultMessage()));
+    await done.promise;
+
+    expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+    const [first, second, third] = attempts as [(typeof attempts)[0], (typeof attempts)[0], (typeof attempts)[0]];
+    const gaps = [second.at - first.at, third.at - second.at];
+    expect(gaps[0]).toBeGreaterThanOrEqual(200);
+    expect(gaps[1]).toBeGreaterThanOrEqual(400);
+    expect(third.headers[HEADERS.firstFailureAt]).toBe(second.headers[HEADERS.firstFailureAt]);
+    expect(third.headers[HEADERS.lastError]).toMatch(/^dependency_unavailable: the shared drive/);
+    expect(logs.messages('message failed; retrying later').map((line) => line.delayMs)).toEqual([200, 400]);
+    console.log(`retry gaps measured: ${gaps.map((gap) => Math.round(gap)).join(' ms, ')} ms (configured 200, 400)`);
+  });
+
+  it('dead-letters a message whose retries are exhausted, with every header an operator needs', async () => {
+    const { broker, names, logs } = await startBroker({ retryDelaysMs: [200, 400] });
+    let calls = 0;
+    broker.consume({
+      queue: RESULTS,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async () => {
+          calls++;
+          throw new Error('drive W: unreachable');
+        }),
+      },
+    });
+    const sent = resultMessage();
+    await broker.publisher.publish(outgoing(AddinJobResultCommand, sent));
+
+    const dead = await admin.take(names.deadLetterQueue(RESULTS));
+    const headers = headersOf(dead);
+    expect(calls).toBe(3);
+    expect(JSON.parse(dead.content.toString())).toEqual(sent);
+    expect(dead.properties).toMatchObject({ messageId: sent.messageId, type: sent.type, correlationId: sent.correlationId });
+    expect(headers).toMatchObject({
+      [HEADERS.deadLetterReason]: 'retries-exhausted',
+      [HEADERS.originalExchange]: names.exchange(EXCHANGES.commands),
+      [HEADERS.originalRoutingKey]: AddinJobResultCommand.routingKey,
+      [HEADERS.queue]: names.queue(RESULTS),
+      [HEADERS.attempts]: 3,
+    });
+    expect(headers[HEADERS.deadLetterMessage]).toBe('Error: drive W: unreachable');
+    const first = Date.parse(String(headers[HEADERS.firstFailureAt]));
+    const last = Date.parse(String(headers[HEADERS.lastFailureAt]));
+    expect(Number.isNaN(first) || Number.isNaN(last)).toBe(false);
+    expect(last - first).toBeGreaterThanOrEqual(600 - 5);
+    expect(headers['x-death']).toBeUndefined();
+    expect(logs.messages('message dead-lettered')).toEqual([
+      expect.objectContaining({ level: 'error', messageId: sent.messageId, reason: 'retries-exhausted', attempts: 3 }),
+    ]);
+  });
+
+  it('dead-letters a non-retryable failure at once under its code', async () => {
+    const { broker, names } = await startBroker();
+    let calls = 0;
+    broker.consume({
+      queue: RESULTS,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async () => {
+          calls++;
+          throw conflict('job_already_completed', 'job 7 is already completed');
+        }),
+      },
+    });
+    await broker.publisher.publish(outgoing(AddinJobResultCommand, resultMessage()));
+
+    const dead = await admin.take(names.deadLetterQueue(RESULTS));
+    expect(calls).toBe(1);
+    expect(headersOf(dead)).toMatchObject({
+      [HEADERS.deadLetterReason]: 'job_already_completed',
+      [HEADERS.deadLetterMessage]: 'job_already_completed: job 7 is already completed',
+      [HEADERS.attempts]: 1,
+    });
+  });
+
+  it('dead-letters an invalid payload at once, without calling the handler or retrying', async () => {
+    const metrics = createMetrics({ service: 'messaging-test', defaultMetrics: false });
+    const { broker, names } = await startBroker({ metrics });
+    let calls = 0;
+    broker.consume({
+      queue: RESULTS,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async () => {
+          calls++;
+        }),
+      },
+    });
+    const valid = resultMessage();
+    const invalid = { ...valid, payload: { ...valid.payload, jobId: 'not-a-uuid', outputs: [{ path: '../escape.nc' }] } };
+    await broker.publisher.publish({ exchange: EXCHANGES.commands, routingKey: AddinJobResultCommand.routingKey, envelope: invalid });
+
+    const dead = await admin.take(names.deadLetterQueue(RESULTS));
+    const headers = headersOf(dead);
+    expect(headers[HEADERS.deadLetterReason]).toBe('invalid-message');
+    expect(headers[HEADERS.deadLetterMessage]).toMatch(/payload\.jobId/);
+    expect(headers[HEADERS.deadLetterMessage]).toMatch(/payload\.outputs\.0\.path/);
+    expect(headers[HEADERS.attempts]).toBe(1);
+    expect(headers[HEADERS.firstFailureAt]).toBe(headers[HEADERS.lastFailureAt]);
+    expect(calls).toBe(0);
+    const consumed = await metrics.registry.getSingleMetric('mcms_messages_consumed_total')?.get();
+    expect(consumed?.values.map((v) => [v.labels.outcome, v.value])).toEqual([['dead_letter', 1]]);
+    for (const delay of [200, 400]) expect(await admin.count(names.retryQueue(RESULTS, delay))).toBe(0);
+  });
+
+  it('dead-letters a body that is not JSON, and an unknown message type', async () => {
+    const { broker, names } = await startBroker();
+    broker.consume({
+      queue: RESULTS,
+      handlers: { [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async () => {}) },
+    });
+    await broker.publisher.publishToQueue(names.queue(RESULTS), Buffer.from('{not json'), { messageId: 'garbage-1' });
+    const unknown = { ...resultMessage(), type: 'mcms.addin-job.cancelled' };
+    await broker.publisher.publish({ exchange: EXCHANGES.commands, routingKey: AddinJobResultCommand.routingKey, envelope: unknown });
+
+    const first = await admin.take(names.deadLetterQueue(RESULTS));
+    const second = await admin.take(names.deadLetterQueue(RESULTS));
+    const byId = new Map([first, second].map((m) => [m.properties.messageId as string, headersOf(m)]));
+    expect(byId.get('garbage-1')).toMatchObject({
+      [HEADERS.deadLetterReason]: 'invalid-message',
+      [HEADERS.deadLetterMessage]: 'the body is not JSON',
+    });
+    expect(byId.get(unknown.messageId)).toMatchObject({
+      [HEADERS.deadLetterReason]: 'unknown-message-type',
+      [HEADERS.deadLetterMessage]: expect.stringContaining('mcms.addin-job.cancelled'),
+    });
+  });
+
+  it('returns a retry to the originating queue only, even when another queue is bound to the same key', async () => {
+    const { broker } = await startBroker({ otherQueue: true, retryDelaysMs: [200] });
+    const seenByResults: Array<{ id: string; attempt: number }> = [];
+    const seenByOther: string[] = [];
+    broker.consume({
+      queue: RESULTS,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async (message, ctx) => {
+          seenByResults.push({ id: message.messageId, attempt: ctx.attempt });
+          if (ctx.attempt === 1 && message.payload.resultStatus === 'failed') throw unavailable('try later');
+        }),
+      },
+    });
+    broker.consume({
+      queue: OTHER,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async (message) => {
+          seenByOther.push(message.messageId);
+        }),
+      },
+    });
+    const retried = resultMessage();
+    retried.payload.resultStatus = 'failed';
+    await broker.publisher.publish(outgoing(AddinJobResultCommand, retried));
+    await waitFor(() => seenByResults.some((seen) => seen.id === retried.messageId && seen.attempt === 2), {
+      what: 'the retry to come back',
+    });
+    // A sentinel published after the retry came back: once the other queue has it, anything a
+    // fanned-out retry had put there before it has been handled too (one queue is FIFO).
+    const sentinel = resultMessage();
+    await broker.publisher.publish(outgoing(AddinJobResultCommand, sentinel));
+    await waitFor(() => seenByOther.includes(sentinel.messageId), { what: 'the sentinel' });
+
+    expect(seenByOther.filter((id) => id === retried.messageId)).toHaveLength(1);
+    expect(seenByResults.filter((seen) => seen.id === retried.messageId).map((seen) => seen.attempt)).toEqual([1, 2]);
+  });
+
+  it('retries and dead-letters the same way with classic queues', async () => {
+    const { broker, names, topology } = await startBroker({ queueType: 'classic', retryDelaysMs: [200] });
+    expect(topology.queueType).toBe('classic');
+    const attempts: number[] = [];
+    broker.consume({
+      queue: RESULTS,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async (_message, ctx) => {
+          attempts.push(ctx.attempt);
+          throw unavailable('still down');
+        }),
+      },
+    });
+    await broker.publisher.publish(outgoing(AddinJobResultCommand, resultMessage()));
+
+    const dead = await admin.take(names.deadLetterQueue(RESULTS));
+    expect(attempts).toEqual([1, 2]);
+    expect(headersOf(dead)).toMatchObject({ [HEADERS.deadLetterReason]: 'retries-exhausted', [HEADERS.attempts]: 2 });
+  });
+
+  it('refuses a retry policy whose delays have no retry queue', async () => {
+    const { broker } = await startBroker({ retryDelaysMs: [200] });
+    expect(() =>
+      broker.consume({
+        queue: RESULTS,
+        policy: { delaysMs: [200, 999] },
+        handlers: { [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async () => {}) },
+      }),
+    ).toThrow(/999 ms .* has no retry queue/);
+    expect(() =>
+      broker.consume({ queue: `unknown-${randomUUID()}`, handlers: {} }),
+    ).toThrow(/is not in the topology/);
+  });
+});

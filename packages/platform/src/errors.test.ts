@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import {
+  AppError,
+  badRequest,
+  conflict,
+  forbidden,
+  fromZodError,
+  internal,
+  isAppError,
+  notFound,
+  parseWith,
+  payloadTooLarge,
+  unauthorized,
+  unavailable,
+  unsupportedMediaType,
+  validationFailed,
+} from './errors';
+
+describe('error factories', () => {
+  it.each([
+    ['badRequest', badRequest('bad'), 400, 'invalid_request'],
+    ['validationFailed', validationFailed([{ path: 'a', message: 'm' }]), 400, 'validation_failed'],
+    ['unauthorized', unauthorized(), 401, 'unauthorized'],
+    ['forbidden', forbidden(), 403, 'forbidden'],
+    ['notFound', notFound('job 42'), 404, 'not_found'],
+    ['conflict', conflict('job_already_completed', 'already completed'), 409, 'job_already_completed'],
+    ['payloadTooLarge', payloadTooLarge(), 413, 'payload_too_large'],
+    ['unsupportedMediaType', unsupportedMediaType(), 415, 'unsupported_media_type'],
+    ['internal', internal(), 500, 'internal'],
+  ])('%s gives its status and code and is not retryable', (_name, error, httpStatus, code) => {
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ httpStatus, code, retryable: false });
+  });
+
+  it('marks only an unavailable dependency as retryable, keeping its cause', () => {
+    const cause = new Error('ECONNREFUSED');
+    const error = unavailable('broker unavailable', cause);
+
+    expect(error).toMatchObject({ httpStatus: 503, code: 'dependency_unavailable', retryable: true });
+    expect(error.cause).toBe(cause);
+  });
+
+  it('names the missing thing in a not-found message', () => {
+    expect(notFound('job 42').message).toBe('job 42 not found');
+  });
+
+  it('recognises an AppError but not a plain Error or a look-alike object', () => {
+    expect(isAppError(badRequest('x'))).toBe(true);
+    expect(isAppError(new Error('x'))).toBe(false);
+    expect(isAppError({ code: 'x', httpStatus: 400, retryable: false })).toBe(false);
+    expect(isAppError(undefined)).toBe(false);
+  });
+});
+
+describe('fromZodError', () => {
+  const Body = z.object({
+    jobId: z.string().uuid(),
+    outputs: z.array(z.object({ sha256: z.string().regex(/^[a-f0-9]{64}$/) })),
+  });
+
+  it('lists every bad field by dotted path and names the paths in the message', () => {
+    const result = Body.safeParse({ jobId: 'nope', outputs: [{ sha256: 'a'.repeat(64) }, { sha256: 'zz' }] });
+    if (result.success) throw new Error('expected the body to be invalid');
+
+    const error = fromZodError(result.error);
+
+    expect(error).toMatchObject({ httpStatus: 400, code: 'validation_failed', retryable: false });
+    expect(error.details).toEqual([
+      { path: 'jobId', message: expect.any(String) },
+      { path: 'outputs.1.sha256', message: expect.any(String) },
+    ]);
+    expect(error.message).toBe('validation failed: jobId, outputs.1.sha256');
+  });
+});
+
+describe('parseWith', () => {
+  const Body = z.object({ name: z.string(), count: z.number().int() });
+
+  it('returns the parsed value when it is valid', () => {
+    expect(parseWith(Body, { name: 'a', count: 2, extra: true })).toEqual({ name: 'a', count: 2 });
+  });
+
+  it('throws validation_failed naming each bad field', () => {
+    let thrown: unknown;
+    try {
+      parseWith(Body, { count: 1.5 });
+    } catch (err) {
+      thrown = err;
+    }
+
+    expect(isAppError(thrown)).toBe(true);
+    expect((thrown as AppError).details).toEqual([
+      { path: 'name', message: expect.any(String) },
+      { path: 'count', message: expect.any(String) },
+    ]);
+  });
+});

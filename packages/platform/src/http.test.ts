@@ -1,0 +1,461 @@
+import express, { type Express } from 'express';
+import { z } from 'zod';
+import { conflict, internal, notFound, parseWith } from './errors';
+import { createHttpApp, startHttpServer, type HttpAppOptions } from './http';
+import { createLogger } from './logger';
+import { createMetrics } from './metrics';
+
+type LogLine = { level: string; msg: string; [key: string]: unknown };
+
+const JobBody = z.object({
+  routingId: z.string().uuid(),
+  outputs: z.array(z.object({ sha256: z.string().length(64) })),
+});
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+function sampleRoutes(app: Express): void {
+  app.get('/jobs/:id', (req, res) => {
+    res.json({ id: req.params.id });
+  });
+  app.post('/jobs', (req, res) => {
+    res.status(201).json(parseWith(JobBody, req.body));
+  });
+  app.post('/jobs/strict', (req, res) => {
+    res.json(JobBody.parse(req.body));
+  });
+  app.post('/jobs/:id/retry', (_req, res) => {
+    res.status(202).json({ accepted: true });
+  });
+  app.get('/conflict', () => {
+    throw conflict('job_already_completed', 'job j-1 is already completed');
+  });
+  app.get('/boom', async () => {
+    throw new Error('relation "secret_table" does not exist');
+  });
+  app.get('/invariant', () => {
+    throw internal('routing r-9 has no owner');
+  });
+  const api = express.Router();
+  api.get('/jobs/:id', async () => {
+    throw notFound('job');
+  });
+  app.use('/api', api);
+}
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+async function startApp(options: Partial<HttpAppOptions> = {}) {
+  const lines: LogLine[] = [];
+  const log = createLogger({
+    service: 'test',
+    level: 'debug',
+    destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) },
+  });
+  const metrics = createMetrics({ service: 'test', defaultMetrics: false });
+  const app = createHttpApp({ log, metrics, routes: sampleRoutes, ...options });
+  const server = await startHttpServer(app, { port: 0, host: '127.0.0.1', log });
+  closers.push(server.close);
+  return { url: `http://127.0.0.1:${server.port}`, lines, server, log };
+}
+
+function postJson(url: string, body: string, contentType = 'application/json') {
+  return fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
+}
+
+describe('health and readiness', () => {
+  it('answers /healthz without running any readiness check', async () => {
+    let checks = 0;
+    const { url } = await startApp({ readiness: [{ name: 'database', check: () => void checks++ }] });
+
+    const response = await fetch(`${url}/healthz`);
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok' });
+    expect(checks).toBe(0);
+  });
+
+  it('is ready when every check passes', async () => {
+    const { url } = await startApp({
+      readiness: [
+        { name: 'database', check: async () => undefined },
+        { name: 'broker', check: () => undefined },
+      ],
+    });
+
+    const response = await fetch(`${url}/readyz`);
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ready', checks: { database: 'ok', broker: 'ok' } });
+  });
+
+  it('is not ready when a check throws, naming that check and hiding credentials in its message', async () => {
+    const { url } = await startApp({
+      readiness: [
+        { name: 'database', check: async () => undefined },
+        {
+          name: 'broker',
+          check: () => {
+            throw new Error('connect ECONNREFUSED amqp://mcms:hunter2@rabbit:5672');
+          },
+        },
+      ],
+    });
+
+    const response = await fetch(`${url}/readyz`);
+
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      status: 'not-ready',
+      checks: { database: 'ok', broker: 'connect ECONNREFUSED amqp://mcms:***@rabbit:5672' },
+    });
+  });
+
+  it('fails a check that hangs past its timeout while the others still report', async () => {
+    const { url } = await startApp({
+      readinessTimeoutMs: 50,
+      readiness: [
+        { name: 'database', check: async () => undefined },
+        { name: 'shared-drive', check: () => new Promise<void>(() => undefined) },
+      ],
+    });
+
+    const response = await fetch(`${url}/readyz`);
+
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      status: 'not-ready',
+      checks: { database: 'ok', 'shared-drive': 'timed out after 50 ms' },
+    });
+  });
+
+  it('refuses two readiness checks with one name', () => {
+    const log = createLogger({ service: 'test', level: 'silent' });
+    const metrics = createMetrics({ service: 'test', defaultMetrics: false });
+    const check = () => undefined;
+
+    expect(() =>
+      createHttpApp({
+        log,
+        metrics,
+        routes: () => undefined,
+        readiness: [
+          { name: 'db', check },
+          { name: 'db', check },
+        ],
+      }),
+    ).toThrow('duplicate readiness check names');
+  });
+});
+
+describe('metrics', () => {
+  it('labels request latency with the route pattern, the mount path and "unmatched" for unknown routes', async () => {
+    const { url } = await startApp();
+
+    await fetch(`${url}/jobs/123`);
+    await fetch(`${url}/jobs/456`);
+    await fetch(`${url}/api/jobs/789`);
+    await fetch(`${url}/no/such/route`);
+    const text = await (await fetch(`${url}/metrics`)).text();
+
+    expect(text).toContain(
+      'http_request_duration_seconds_count{service="test",method="GET",route="/jobs/:id",status_code="200"} 2',
+    );
+    expect(text).toContain(
+      'http_request_duration_seconds_count{service="test",method="GET",route="/api/jobs/:id",status_code="404"} 1',
+    );
+    expect(text).toContain(
+      'http_request_duration_seconds_count{service="test",method="GET",route="unmatched",status_code="404"} 1',
+    );
+    expect(text).not.toMatch(/\/jobs\/(123|456|789)/);
+  });
+
+  it('serves the registry in the Prometheus text format', async () => {
+    const { url } = await startApp();
+
+    const response = await fetch(`${url}/metrics`);
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await response.text()).toContain('# TYPE http_request_duration_seconds histogram');
+  });
+});
+
+describe('correlation id', () => {
+  it('echoes an incoming correlation id and puts it on every log line of the request', async () => {
+    const { url, lines } = await startApp();
+
+    const response = await fetch(`${url}/jobs/1`, { headers: { 'x-correlation-id': 'corr-abc-123' } });
+
+    expect(response.headers.get('x-correlation-id')).toBe('corr-abc-123');
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        msg: 'request completed',
+        correlationId: 'corr-abc-123',
+        route: '/jobs/:id',
+      }),
+    );
+  });
+
+  it('generates a UUID when the request has none', async () => {
+    const { url } = await startApp();
+
+    const response = await fetch(`${url}/jobs/1`);
+
+    expect(response.headers.get('x-correlation-id')).toMatch(UUID);
+  });
+
+  it('replaces a correlation id longer than 200 characters', async () => {
+    const { url } = await startApp();
+    const tooLong = 'a'.repeat(201);
+
+    const response = await fetch(`${url}/jobs/1`, { headers: { 'x-correlation-id': tooLong } });
+
+    expect(response.headers.get('x-correlation-id')).toMatch(UUID);
+    expect(
+      (await fetch(`${url}/jobs/1`, { headers: { 'x-correlation-id': 'a'.repeat(200) } })).headers.get(
+        'x-correlation-id',
+      ),
+    ).toBe('a'.repeat(200));
+  });
+});
+
+describe('request bodies', () => {
+  const validJob = {
+    routingId: '3f1e2d4c-5b6a-4789-8abc-def012345678',
+    outputs: [{ sha256: 'a'.repeat(64) }],
+  };
+
+  it('parses a JSON body', async () => {
+    const { url } = await startApp();
+
+    const response = await postJson(`${url}/jobs`, JSON.stringify(validJob));
+
+    expect(response.status).toBe(201);
+    expect(await response.json()).toEqual(validJob);
+  });
+
+  it('accepts a +json media type', async () => {
+    const { url } = await startApp();
+
+    const response = await postJson(`${url}/jobs`, JSON.stringify(validJob), 'application/vnd.mcms+json');
+
+    expect(response.status).toBe(201);
+  });
+
+  it('answers 400 invalid_json to a body that does not parse', async () => {
+    const { url } = await startApp();
+
+    const response = await postJson(`${url}/jobs`, '{"routingId": ');
+
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error: { code: 'invalid_json', message: 'request body is not valid JSON' },
+    });
+  });
+
+  it('answers 415 to a body that is not JSON', async () => {
+    const { url } = await startApp();
+
+    const response = await postJson(`${url}/jobs`, 'routingId=1', 'application/x-www-form-urlencoded');
+
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({ error: { code: 'unsupported_media_type' } });
+  });
+
+  it('answers 415 to a body without a content type', async () => {
+    const { url } = await startApp();
+
+    const response = await fetch(`${url}/jobs`, { method: 'POST', body: new Uint8Array([123, 125]) });
+
+    expect(response.status).toBe(415);
+  });
+
+  it('lets a POST without a body through whatever its content type', async () => {
+    const { url } = await startApp();
+
+    const response = await fetch(`${url}/jobs/1/retry`, { method: 'POST' });
+
+    expect(response.status).toBe(202);
+  });
+
+  it('answers 413 to a body over the limit', async () => {
+    const { url } = await startApp({ bodyLimit: '1kb' });
+
+    const response = await postJson(
+      `${url}/jobs`,
+      JSON.stringify({ ...validJob, padding: 'x'.repeat(2048) }),
+    );
+
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({
+      error: { code: 'payload_too_large', message: 'request body exceeds 1kb' },
+    });
+  });
+});
+
+describe('error mapping', () => {
+  it('maps an AppError to its status, code and message', async () => {
+    const { url } = await startApp();
+
+    const response = await fetch(`${url}/conflict`);
+
+    expect(response.status).toBe(409);
+    expect(await response.json()).toEqual({
+      error: { code: 'job_already_completed', message: 'job j-1 is already completed' },
+    });
+  });
+
+  it('lists each invalid field of a body validated with parseWith', async () => {
+    const { url } = await startApp();
+
+    const response = await postJson(
+      `${url}/jobs`,
+      JSON.stringify({ routingId: 'nope', outputs: [{ sha256: 'x' }] }),
+    );
+
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error: {
+        code: 'validation_failed',
+        message: 'validation failed: routingId, outputs.0.sha256',
+        details: [
+          { path: 'routingId', message: expect.any(String) },
+          { path: 'outputs.0.sha256', message: expect.any(String) },
+        ],
+      },
+    });
+  });
+
+  it('maps a ZodError thrown by a handler to 400 validation_failed', async () => {
+    const { url } = await startApp();
+
+    const response = await postJson(`${url}/jobs/strict`, JSON.stringify({ outputs: [] }));
+
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      error: { code: 'validation_failed', details: [{ path: 'routingId', message: expect.any(String) }] },
+    });
+  });
+
+  it('answers 500 to an unknown error without leaking its message, and logs it with the stack', async () => {
+    const { url, lines } = await startApp();
+
+    const response = await fetch(`${url}/boom`);
+    const text = await response.text();
+
+    expect(response.status).toBe(500);
+    expect(JSON.parse(text)).toEqual({ error: { code: 'internal', message: 'internal error' } });
+    expect(text).not.toContain('secret_table');
+    const logged = lines.find((line) => line.level === 'error');
+    expect(logged).toMatchObject({
+      msg: 'request failed',
+      err: { message: 'relation "secret_table" does not exist' },
+    });
+    expect((logged?.err as { stack?: string }).stack).toContain('http.test.ts');
+  });
+
+  it('hides the message of an internal AppError too', async () => {
+    const { url } = await startApp();
+
+    const response = await fetch(`${url}/invariant`);
+
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ error: { code: 'internal', message: 'internal error' } });
+  });
+
+  it('answers an unknown route with a JSON 404', async () => {
+    const { url } = await startApp();
+
+    const response = await fetch(`${url}/no/such/route?x=1`);
+
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({
+      error: { code: 'not_found', message: 'route GET /no/such/route not found' },
+    });
+  });
+
+  it('logs client errors below error level', async () => {
+    const { url, lines } = await startApp();
+
+    await fetch(`${url}/conflict`);
+    await postJson(`${url}/jobs`, '{');
+    await fetch(`${url}/nowhere`);
+
+    expect(lines.filter((line) => line.level === 'error' || line.level === 'fatal')).toEqual([]);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'info', code: 'job_already_completed', statusCode: 409 }),
+    );
+  });
+});
+
+describe('startHttpServer', () => {
+  it('lets an in-flight request finish before close resolves, then refuses new connections', async () => {
+    const entered = deferred();
+    const release = deferred();
+    const { url, server } = await startApp({
+      routes: (app) => {
+        app.get('/slow', async (_req, res) => {
+          entered.resolve();
+          await release.promise;
+          res.json({ done: true });
+        });
+      },
+    });
+    const order: string[] = [];
+
+    const response = fetch(`${url}/slow`).then(async (res) => ({
+      status: res.status,
+      connection: res.headers.get('connection'),
+      body: await res.json(),
+    }));
+    await entered.promise;
+    const closed = server.close().then(() => order.push('closed'));
+    // Give a close that does not wait every chance to finish before the handler is released.
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    order.push('released');
+    release.resolve();
+
+    expect(await response).toEqual({ status: 200, connection: 'close', body: { done: true } });
+    await closed;
+    expect(order).toEqual(['released', 'closed']);
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+
+  it('cuts requests still running when the grace period ends', async () => {
+    const entered = deferred();
+    const log = createLogger({ service: 'test', level: 'silent' });
+    const app = createHttpApp({
+      log,
+      metrics: createMetrics({ service: 'test', defaultMetrics: false }),
+      routes: (routes) => {
+        routes.get('/hang', () => {
+          entered.resolve();
+          return new Promise(() => undefined);
+        });
+      },
+    });
+    const server = await startHttpServer(app, { port: 0, host: '127.0.0.1', log, closeGraceMs: 50 });
+
+    const response = fetch(`http://127.0.0.1:${server.port}/hang`);
+    response.catch(() => undefined);
+    await entered.promise;
+    await server.close();
+
+    await expect(response).rejects.toThrow();
+  });
+
+  it('reports the port it bound when asked for port 0', async () => {
+    const { server } = await startApp();
+
+    expect(server.port).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,333 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type RequestListener, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import {
+  AppError,
+  badRequest,
+  fromZodError,
+  internal,
+  isAppError,
+  notFound,
+  payloadTooLarge,
+  unsupportedMediaType,
+} from './errors';
+import { redactUrl, withCorrelation, type Logger } from './logger';
+import type { Metrics } from './metrics';
+
+declare global {
+  // Express's own extension point for request properties; a module augmentation cannot reach it.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Child logger carrying this request's `correlationId`; set by `createHttpApp`. */
+      log: Logger;
+      /** The incoming `x-correlation-id`, or a generated UUID; set by `createHttpApp`. */
+      correlationId: string;
+    }
+  }
+}
+
+/** The header that carries a correlation id in and out of every service. */
+export const CORRELATION_ID_HEADER = 'x-correlation-id';
+
+/** A dependency `/readyz` checks. */
+export interface ReadinessCheck {
+  name: string;
+  /**
+   * Throws or rejects when the dependency is not usable; what it returns is ignored, so a query
+   * such as ``() => db.$queryRaw`select 1` `` is a check as it stands.
+   */
+  check: () => unknown;
+}
+
+/** Options for {@link createHttpApp}. */
+export interface HttpAppOptions {
+  log: Logger;
+  metrics: Metrics;
+  /** Mounts the service's routes; called after the platform middleware, before the 404 handler. */
+  routes: (app: Express) => void;
+  readiness?: readonly ReadinessCheck[];
+  /** Per-check budget for `/readyz`; a check still pending after it counts as failed. Default 2 s. */
+  readinessTimeoutMs?: number;
+  /** Largest accepted JSON body, in bytes or as `'256kb'`. Default `'256kb'`. */
+  bodyLimit?: string | number;
+}
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+const VALID_CORRELATION_ID = /^[\x21-\x7e]{1,200}$/;
+const PLATFORM_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * An express 5 app with what every service needs around its own `routes`: correlation ids and a
+ * per-request child logger (`req.log`), JSON bodies only (400 `invalid_json`, 413, 415),
+ * `GET /healthz`, `GET /readyz`, `GET /metrics`, a latency histogram by route pattern, a JSON 404
+ * and one error middleware that maps {@link AppError} and zod errors and hides everything else
+ * behind a 500. Handlers may be async: express 5 forwards rejections to that middleware.
+ */
+export function createHttpApp(options: HttpAppOptions): Express {
+  const { log, metrics, routes, readiness = [], readinessTimeoutMs = 2_000, bodyLimit = '256kb' } = options;
+  const names = readiness.map((entry) => entry.name);
+  if (new Set(names).size !== names.length) {
+    throw new Error(`duplicate readiness check names: ${names.join(', ')}`);
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.use((req, res, next) => {
+    const incoming = req.get(CORRELATION_ID_HEADER);
+    req.correlationId =
+      incoming !== undefined && VALID_CORRELATION_ID.test(incoming) ? incoming : randomUUID();
+    req.log = withCorrelation(log, req.correlationId);
+    res.setHeader(CORRELATION_ID_HEADER, req.correlationId);
+    observeRequest(req, res, metrics);
+    next();
+  });
+
+  app.use((req, _res, next) => {
+    const notJson = BODY_METHODS.has(req.method) && hasBody(req) && !req.is(JSON_TYPES);
+    next(notJson ? unsupportedMediaType() : undefined);
+  });
+  app.use(express.json({ limit: bodyLimit, type: JSON_TYPES }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (req, res) => {
+    const checks = await checkReadiness(readiness, readinessTimeoutMs);
+    const ready = Object.values(checks).every((outcome) => outcome === 'ok');
+    if (!ready) req.log.warn({ checks }, 'not ready');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  routes(app);
+
+  app.use((req, _res, next) => {
+    next(notFound(`route ${req.method} ${req.path}`));
+  });
+
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      // Too late for a status code; express's default handler aborts the connection instead.
+      req.log.error({ err }, 'request failed after the response started');
+      next(err);
+      return;
+    }
+    const appError = toAppError(err, bodyLimit);
+    if (appError.httpStatus >= 500) {
+      req.log.error({ err }, 'request failed');
+    } else {
+      req.log.info({ code: appError.code, statusCode: appError.httpStatus }, appError.message);
+    }
+    // A 500 is a bug: its message may name tables, paths or ids, so clients only learn that it happened.
+    const body =
+      appError.httpStatus === 500
+        ? { code: 'internal', message: 'internal error' }
+        : { code: appError.code, message: appError.message, details: appError.details };
+    res.status(appError.httpStatus).json({ error: body });
+  });
+
+  return app;
+}
+
+// Content-Length 0 is no body: a POST that only triggers an action needs no content-type.
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function observeRequest(req: Request, res: Response, metrics: Metrics): void {
+  const started = process.hrtime.bigint();
+  const pattern = trackRoutePattern(req);
+  res.on('finish', () => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const route = pattern();
+    metrics.httpRequestDuration.observe(
+      { method: req.method, route, status_code: String(res.statusCode) },
+      seconds,
+    );
+    // Probes and scrapes arrive every few seconds; at info they would drown the requests that matter.
+    req.log[PLATFORM_ROUTES.has(route) ? 'debug' : 'info'](
+      { method: req.method, route, statusCode: res.statusCode, durationMs: Math.round(seconds * 1000) },
+      'request completed',
+    );
+  });
+}
+
+/**
+ * Records `baseUrl + route.path` at the moment the router matches a route. Reading `req.route` when
+ * the response finishes is not enough: when a handler inside a mounted router fails, the router
+ * restores `req.baseUrl` before the error middleware answers, and `/jobs/:id` would be reported as
+ * `/:id`. Unmatched requests are labelled `unmatched`, keeping the label's cardinality bounded.
+ */
+function trackRoutePattern(req: Request): () => string {
+  let route: unknown;
+  let pattern: string | undefined;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => route,
+    set: (value: unknown) => {
+      route = value;
+      const path = (value as { path?: unknown } | undefined)?.path;
+      if (path !== undefined)
+        pattern = req.baseUrl && path === '/' ? req.baseUrl : `${req.baseUrl}${String(path)}`;
+    },
+  });
+  return () => pattern ?? 'unmatched';
+}
+
+async function checkReadiness(
+  checks: readonly ReadinessCheck[],
+  timeoutMs: number,
+): Promise<Record<string, string>> {
+  const outcomes = await Promise.all(
+    checks.map(async ({ name, check }) => [name, await runCheck(check, timeoutMs)] as const),
+  );
+  return Object.fromEntries(outcomes);
+}
+
+async function runCheck(check: ReadinessCheck['check'], timeoutMs: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([Promise.resolve().then(check), timeout]);
+    return 'ok';
+  } catch (err) {
+    // /readyz answers anyone who can reach the port: keep the reason, lose credentials and bulk.
+    const message = err instanceof Error ? err.message : String(err);
+    return redactUrl(message).slice(0, 300) || 'failed';
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function toAppError(err: unknown, bodyLimit: string | number): AppError {
+  if (isAppError(err)) return err;
+  if (err instanceof z.core.$ZodError) return fromZodError(err);
+
+  // body-parser (via http-errors) marks its failures with a `type`; see body-parser's README.
+  const { type, status, expose, message } = (err ?? {}) as {
+    type?: unknown;
+    status?: unknown;
+    expose?: unknown;
+    message?: unknown;
+  };
+  switch (type) {
+    case 'entity.parse.failed':
+      return new AppError({
+        code: 'invalid_json',
+        message: 'request body is not valid JSON',
+        httpStatus: 400,
+      });
+    case 'entity.too.large':
+      return payloadTooLarge(`request body exceeds ${bodyLimit}`);
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return unsupportedMediaType(typeof message === 'string' ? message : undefined);
+  }
+  // Other client errors raised by express itself (an undecodable path parameter, an aborted upload).
+  if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+    const clientError = badRequest(typeof message === 'string' ? message : 'bad request');
+    return status === 400
+      ? clientError
+      : new AppError({ code: 'invalid_request', message: clientError.message, httpStatus: status });
+  }
+  return internal('unhandled error', err);
+}
+
+/** Options for {@link startHttpServer}. */
+export interface StartHttpServerOptions {
+  /** 0 picks a free port; the chosen one is returned. */
+  port: number;
+  host?: string;
+  log: Logger;
+  /** How long `close()` waits for in-flight requests before cutting connections. Default 10 s. */
+  closeGraceMs?: number;
+}
+
+/** A listening server. */
+export interface RunningHttpServer {
+  /** The port actually bound (useful with `port: 0`). */
+  port: number;
+  /**
+   * Stops accepting connections, closes idle keep-alive sockets, lets in-flight requests finish
+   * (answering them with `Connection: close`), and after `closeGraceMs` cuts what is left.
+   * Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+// Longer than the 60 s idle timeout of common load balancers and ingresses, so the proxy closes
+// idle connections first and never sends a request into a socket Node is closing (a 502).
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+const HEADERS_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+// Our bodies are at most a few hundred kB; a request still incomplete after this is stuck or hostile.
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Listens with `app` on `port` (and `host`), with production timeouts and a graceful `close()`. */
+export async function startHttpServer(
+  app: RequestListener,
+  options: StartHttpServerOptions,
+): Promise<RunningHttpServer> {
+  const { port: requestedPort, host, log, closeGraceMs = 10_000 } = options;
+  const server = createServer(app);
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+
+  let closing = false;
+  const inFlight = new Set<ServerResponse>();
+  // Runs before the app: a response sent while closing tells the client not to reuse the socket.
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (closing) res.setHeader('connection', 'close');
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port: requestedPort, host }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  log.info({ port, host }, 'http server listening');
+
+  async function close(): Promise<void> {
+    closing = true;
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'grace-over'>((resolve) => {
+      timer = setTimeout(() => resolve('grace-over'), closeGraceMs);
+    });
+    const outcome = await Promise.race([closed.then(() => 'closed' as const), graceOver]);
+    clearTimeout(timer);
+    if (outcome === 'grace-over') {
+      log.warn(
+        { inFlight: inFlight.size, closeGraceMs },
+        'http requests still running; closing their connections',
+      );
+      server.closeAllConnections();
+      await closed;
+    }
+    log.info('http server closed');
+  }
+
+  let closed: Promise<void> | undefined;
+  return { port, close: () => (closed ??= close()) };
+}

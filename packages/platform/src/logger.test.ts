@@ -1,0 +1,122 @@
+import { createLogger, redactUrl, withCorrelation } from './logger';
+
+function captureLines() {
+  const lines: Record<string, unknown>[] = [];
+  const raw: string[] = [];
+  const destination = {
+    write: (line: string) => {
+      raw.push(line);
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    },
+  };
+  return { lines, raw, destination };
+}
+
+describe('createLogger', () => {
+  it('writes JSON lines with the service, a level label and the message', () => {
+    const { lines, destination } = captureLines();
+    const log = createLogger({ service: 'routing-worker', level: 'info', destination });
+
+    log.info({ jobId: 'j-1' }, 'job completed');
+    log.debug('not at info');
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      service: 'routing-worker',
+      level: 'info',
+      jobId: 'j-1',
+      msg: 'job completed',
+    });
+  });
+
+  it('redacts the Authorization and x-addin-key headers of a logged request', () => {
+    const { lines, raw, destination } = captureLines();
+    const log = createLogger({ service: 'addin-gateway', destination });
+
+    log.info(
+      {
+        req: {
+          method: 'POST',
+          headers: { authorization: 'Bearer abc.def.ghi', 'x-addin-key': 'key-123456' },
+        },
+      },
+      'request',
+    );
+
+    expect(lines[0]).toMatchObject({
+      req: { method: 'POST', headers: { authorization: '[redacted]', 'x-addin-key': '[redacted]' } },
+    });
+    expect(raw.join('')).not.toMatch(/abc\.def\.ghi|key-123456/);
+  });
+
+  it('redacts secret fields at the top level, one and two levels down, and in child bindings', () => {
+    const { raw, destination } = captureLines();
+    const log = createLogger({ service: 's', destination });
+
+    log.info(
+      { password: 'pw-top', user: { token: 'tok-one' }, a: { b: { apiKey: 'api-two', secret: 'sec-two' } } },
+      'x',
+    );
+    log.child({ credentials: { key: 'child-key' } }).info('child');
+
+    expect(raw.join('')).not.toMatch(/pw-top|tok-one|api-two|sec-two|child-key/);
+  });
+
+  it('keeps a connection URL readable but drops its password', () => {
+    const { lines, raw, destination } = captureLines();
+    const log = createLogger({ service: 's', destination });
+
+    log.info(
+      { amqpUrl: 'amqp://mcms:hunter2@rabbit:5672', db: { url: 'postgresql://mcms:hunter3@db/mcms' } },
+      'x',
+    );
+    log.error({ err: new Error('connect failed for amqp://mcms:hunter4@rabbit:5672') }, 'broker down');
+
+    expect(lines[0]).toMatchObject({
+      amqpUrl: 'amqp://mcms:***@rabbit:5672',
+      db: { url: 'postgresql://mcms:***@db/mcms' },
+    });
+    expect(raw.join('')).not.toMatch(/hunter/);
+  });
+
+  it('adds extra redaction paths on request', () => {
+    const { raw, destination } = captureLines();
+    const log = createLogger({ service: 's', destination, redact: ['job.sharedDrivePath'] });
+
+    log.info({ job: { id: 'j', sharedDrivePath: '//server/private' } }, 'x');
+
+    expect(raw.join('')).not.toContain('//server/private');
+  });
+});
+
+describe('withCorrelation', () => {
+  it('returns a child whose every line carries the correlation id and the extra fields', () => {
+    const { lines, destination } = captureLines();
+    const log = withCorrelation(createLogger({ service: 's', destination }), 'corr-1', { jobId: 'j-1' });
+
+    log.info('one');
+    log.warn('two');
+
+    expect(lines).toEqual([
+      expect.objectContaining({ correlationId: 'corr-1', jobId: 'j-1', msg: 'one' }),
+      expect.objectContaining({ correlationId: 'corr-1', jobId: 'j-1', msg: 'two' }),
+    ]);
+  });
+});
+
+describe('redactUrl', () => {
+  it.each([
+    ['amqp://mcms:s3cret@rabbit:5672/vhost', 'amqp://mcms:***@rabbit:5672/vhost'],
+    [
+      'postgresql://mcms:s3cret@db:5432/mcms?sslmode=require',
+      'postgresql://mcms:***@db:5432/mcms?sslmode=require',
+    ],
+    ['amqps://mcms:p@ss@rabbit', 'amqps://mcms:***@rabbit'],
+    ['failed: amqp://a:b@h1 and postgres://c:d@h2/db', 'failed: amqp://a:***@h1 and postgres://c:***@h2/db'],
+    ['postgresql://postgres@127.0.0.1:5432/postgres', 'postgresql://postgres@127.0.0.1:5432/postgres'],
+    ['http://example.com/a@b', 'http://example.com/a@b'],
+    ['/jobs/42', '/jobs/42'],
+  ])('turns %p into %p', (input, expected) => {
+    expect(redactUrl(input)).toBe(expected);
+  });
+});
