@@ -37,7 +37,9 @@ function prepare() {
 }
 
 function services() {
-  return readdirSync(join(root, 'services')).filter((name) => existsSync(join(root, 'services', name, 'dist', 'main.js')));
+  return readdirSync(join(root, 'services')).filter((name) =>
+    existsSync(join(root, 'services', name, 'dist', 'main.js')),
+  );
 }
 
 const command = process.argv[2];
@@ -45,8 +47,14 @@ if (command === 'test') {
   prepare();
   step('lint (eslint)', 'node_modules/.bin/eslint', ['.']);
   step('format check (prettier)', 'node_modules/.bin/prettier', ['--check', '.', '--log-level', 'warn']);
-  step('AsyncAPI document is up to date', 'node', ['packages/contracts/dist/scripts/write-asyncapi.js', '--check']);
-  step('tests (jest: unit, component, end-to-end)', 'node_modules/.bin/jest', ['--ci', ...process.argv.slice(3)]);
+  step('generated AsyncAPI/OpenAPI documents are up to date', 'node', [
+    'packages/contracts/dist/scripts/write-docs.js',
+    '--check',
+  ]);
+  step('tests (jest: unit, component, end-to-end)', 'node_modules/.bin/jest', [
+    '--ci',
+    ...process.argv.slice(3),
+  ]);
 } else if (command === 'start') {
   prepare();
   step('apply database migrations', 'node', ['packages/db/dist/cli.js', 'migrate']);

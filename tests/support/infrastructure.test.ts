@@ -29,7 +29,10 @@ describe('the test infrastructure check', () => {
   it('fails fast naming both ways to get a broker and a database when nothing answers and there is no Docker', async () => {
     const { server, port } = await listen();
     await new Promise((resolve) => server.close(resolve));
-    const env: NodeJS.ProcessEnv = { AMQP_URL: `amqp://127.0.0.1:${port}`, DATABASE_URL: process.env.DATABASE_URL };
+    const env: NodeJS.ProcessEnv = {
+      AMQP_URL: `amqp://127.0.0.1:${port}`,
+      DATABASE_URL: process.env.DATABASE_URL,
+    };
     await expect(ensureInfrastructure(env, { dockerAvailable: async () => false })).rejects.toThrow(
       /RabbitMQ at 127\.0\.0\.1:\d+ did not answer[\s\S]*rabbitmq-server -detached[\s\S]*Docker engine/,
     );

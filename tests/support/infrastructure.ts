@@ -47,10 +47,16 @@ export async function ensureInfrastructure(
 ): Promise<StartedInfrastructure[]> {
   env.AMQP_URL ??= DEFAULT_AMQP_URL;
   env.DATABASE_URL ??= DEFAULT_DATABASE_URL;
-  const [amqpUp, databaseUp] = await Promise.all([answers(env.AMQP_URL, 5672), answers(env.DATABASE_URL, 5432)]);
+  const [amqpUp, databaseUp] = await Promise.all([
+    answers(env.AMQP_URL, 5672),
+    answers(env.DATABASE_URL, 5432),
+  ]);
   if (amqpUp && databaseUp) return [];
 
-  const missing = [!amqpUp && `RabbitMQ at ${hostOf(env.AMQP_URL)}`, !databaseUp && `PostgreSQL at ${hostOf(env.DATABASE_URL)}`]
+  const missing = [
+    !amqpUp && `RabbitMQ at ${hostOf(env.AMQP_URL)}`,
+    !databaseUp && `PostgreSQL at ${hostOf(env.DATABASE_URL)}`,
+  ]
     .filter(Boolean)
     .join(' and ');
   if (!(await dockerAvailable())) {

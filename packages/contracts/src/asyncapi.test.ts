@@ -1,16 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Parser } from '@asyncapi/parser';
-import { ASYNCAPI_PATH, asyncApiJson } from './asyncapi-file';
+import { asyncApiJson, generatedDocuments } from './generated-documents';
 import { buildAsyncApiDocument } from './asyncapi';
 import { messageCatalog, messageName } from './catalog';
 
-const committedPath = join(__dirname, '..', '..', '..', ASYNCAPI_PATH);
+const repoRoot = join(__dirname, '..', '..', '..');
 
-describe('the AsyncAPI document', () => {
-  it('is committed exactly as the message definitions generate it (run `pnpm asyncapi` when this fails)', () => {
-    expect(readFileSync(committedPath, 'utf8')).toBe(asyncApiJson());
-  });
+describe('the generated contract documents', () => {
+  it.each(Object.entries(generatedDocuments()))(
+    'is committed exactly as the definitions generate it: %s (run `pnpm docs` when this fails)',
+    (path, wanted) => {
+      expect(readFileSync(join(repoRoot, path), 'utf8')).toBe(wanted);
+    },
+  );
 
   it('is a valid AsyncAPI document with no errors or warnings', async () => {
     const { document, diagnostics } = await new Parser().parse(asyncApiJson());

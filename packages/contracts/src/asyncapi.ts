@@ -31,7 +31,13 @@ export function buildAsyncApiDocument(options: AsyncApiOptions): Record<string, 
       bindings: {
         amqp: {
           is: 'routingKey',
-          exchange: { name: definition.exchange, type: 'topic', durable: true, autoDelete: false, vhost: '/' },
+          exchange: {
+            name: definition.exchange,
+            type: 'topic',
+            durable: true,
+            autoDelete: false,
+            vhost: '/',
+          },
           bindingVersion: AMQP_BINDING_VERSION,
         },
       },
@@ -55,7 +61,10 @@ export function buildAsyncApiDocument(options: AsyncApiOptions): Record<string, 
       contentType: 'application/json',
       payload,
       bindings: {
-        amqp: { messageType: `${definition.type}@${definition.version}`, bindingVersion: AMQP_BINDING_VERSION },
+        amqp: {
+          messageType: `${definition.type}@${definition.version}`,
+          bindingVersion: AMQP_BINDING_VERSION,
+        },
       },
     };
   }
@@ -85,4 +94,3 @@ export function buildAsyncApiDocument(options: AsyncApiOptions): Record<string, 
     components: { messages },
   };
 }
-

@@ -1,6 +1,16 @@
 import { z } from 'zod';
 import { defineMessage, type MessageOf } from './define-message';
-import { Actor, Code, DeviceId, Id, JobParameters, OutputFiles, ResultMessage, SemVer, Timestamp } from './fields';
+import {
+  Actor,
+  Code,
+  DeviceId,
+  Id,
+  JobParameters,
+  OutputFiles,
+  ResultMessage,
+  SemVer,
+  Timestamp,
+} from './fields';
 
 /** Approval (or a regenerate request) asks the gateway to create one add-in job. */
 export const EspritGenerationCommand = defineMessage({

@@ -76,7 +76,13 @@ describe('a definition envelope', () => {
   });
 
   it('routes by type on the exchange of its kind', () => {
-    const event = defineMessage({ type: 'x.happened', version: 3, kind: 'event', summary: 's', payload: z.object({}) });
+    const event = defineMessage({
+      type: 'x.happened',
+      version: 3,
+      kind: 'event',
+      summary: 's',
+      payload: z.object({}),
+    });
     expect([event.exchange, event.routingKey]).toEqual(['mcms.events', 'x.happened']);
     expect(AddinJobResultCommand.exchange).toBe('mcms.commands');
   });
@@ -98,12 +104,17 @@ describe('the message catalog', () => {
 });
 
 describe('an output file', () => {
-  it.each(['../secret.nc', 'a/../../b.nc', '/etc/passwd', '\\\\server\\share\\x.nc', 'C:\\x.nc', 'x\0.nc', ''])(
-    'refuses the path %j',
-    (path) => {
-      expect(RelativePath.safeParse(path).success).toBe(false);
-    },
-  );
+  it.each([
+    '../secret.nc',
+    'a/../../b.nc',
+    '/etc/passwd',
+    '\\\\server\\share\\x.nc',
+    'C:\\x.nc',
+    'x\0.nc',
+    '',
+  ])('refuses the path %j', (path) => {
+    expect(RelativePath.safeParse(path).success).toBe(false);
+  });
 
   it.each(['GT310001.nc', 'sub/dir/part.esp', 'sub\\part.stl', 'v1..2.nc'])('accepts the path %j', (path) => {
     expect(RelativePath.safeParse(path).success).toBe(true);

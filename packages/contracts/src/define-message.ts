@@ -33,7 +33,8 @@ export interface MessageEnvelope<TType extends string = string, TPayload = unkno
 }
 
 /** The envelope type of a definition: `MessageOf<typeof AddinJobResultCommand>`. */
-export type MessageOf<D> = D extends MessageDefinition<infer T, infer P> ? MessageEnvelope<T, z.output<P>> : never;
+export type MessageOf<D> =
+  D extends MessageDefinition<infer T, infer P> ? MessageEnvelope<T, z.output<P>> : never;
 
 /** The payload type of a definition. */
 export type PayloadOf<D> = D extends MessageDefinition<string, infer P> ? z.output<P> : never;

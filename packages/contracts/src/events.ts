@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineMessage, type MessageOf } from './define-message';
-import { Actor, Code, DeviceId, Id, OutputFiles, ResultMessage, SemVer, Timestamp } from './fields';
+import { Actor, Code, DeviceId, Id, OutputFiles, ResultMessage, SemVer, text, Timestamp } from './fields';
 
 const RoutingRef = { routingId: Id, routingCode: Code };
 
@@ -9,7 +9,13 @@ export const RoutingCreated = defineMessage({
   version: 1,
   kind: 'event',
   summary: 'A routing was created as Draft.',
-  payload: z.object({ ...RoutingRef, itemCode: Code, revisionCode: Code, camRevision: SemVer, createdBy: Actor }),
+  payload: z.object({
+    ...RoutingRef,
+    itemCode: Code,
+    revisionCode: Code,
+    camRevision: SemVer,
+    createdBy: Actor,
+  }),
 });
 export type RoutingCreated = MessageOf<typeof RoutingCreated>;
 
@@ -18,7 +24,7 @@ export const RoutingApprovalRequested = defineMessage({
   version: 1,
   kind: 'event',
   summary: 'An engineer asked for approval: the routing is PendingApproval.',
-  payload: z.object({ ...RoutingRef, requestedBy: Actor, comment: z.string().max(4000).nullable() }),
+  payload: z.object({ ...RoutingRef, requestedBy: Actor, comment: text(4000).nullable() }),
 });
 export type RoutingApprovalRequested = MessageOf<typeof RoutingApprovalRequested>;
 
@@ -27,7 +33,7 @@ export const RoutingApproved = defineMessage({
   version: 1,
   kind: 'event',
   summary: 'An approver approved the routing; its generation job was queued in the same transaction.',
-  payload: z.object({ ...RoutingRef, approvedBy: Actor, comment: z.string().max(4000).nullable(), jobId: Id }),
+  payload: z.object({ ...RoutingRef, approvedBy: Actor, comment: text(4000).nullable(), jobId: Id }),
 });
 export type RoutingApproved = MessageOf<typeof RoutingApproved>;
 
@@ -36,7 +42,7 @@ export const RoutingRejected = defineMessage({
   version: 1,
   kind: 'event',
   summary: 'An approver rejected the routing.',
-  payload: z.object({ ...RoutingRef, rejectedBy: Actor, reason: z.string().min(1).max(4000) }),
+  payload: z.object({ ...RoutingRef, rejectedBy: Actor, reason: text(4000, 1) }),
 });
 export type RoutingRejected = MessageOf<typeof RoutingRejected>;
 
@@ -76,7 +82,7 @@ export const AddinJobExpired = defineMessage({
     ...RoutingRef,
     attempt: z.number().int().min(1),
     action: z.enum(['requeued', 'failed']),
-    reason: z.string().min(1).max(4000),
+    reason: text(4000, 1),
     deviceId: DeviceId.nullable(),
   }),
 });
@@ -104,7 +110,8 @@ export const RoutingGenerationFailed = defineMessage({
   type: 'routing.generation.failed',
   version: 1,
   kind: 'event',
-  summary: "Generation failed (add-in failure, invalid outputs or expiry): the UI must raise a failure alert.",
+  summary:
+    'Generation failed (add-in failure, invalid outputs or expiry): the UI must raise a failure alert.',
   payload: z.object({
     ...RoutingRef,
     jobId: Id,

@@ -2,6 +2,18 @@ import { z } from 'zod';
 
 /** Field schemas shared by messages and HTTP bodies, so both validate a value the same way. */
 
+/**
+ * Free text up to `max` characters. NUL is refused at the edge: PostgreSQL can't store it in text,
+ * and a value that passed validation must never fail later in a database or a dead-letter queue.
+ */
+export function text(max: number, min = 0) {
+  return z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((value) => !value.includes('\0'), 'must not contain NUL characters');
+}
+
 export const Id = z.uuid();
 
 /** A routing, item or revision code as the plant writes it; it becomes a folder name on W:\. */
@@ -15,17 +27,17 @@ export const Code = z
 export const SemVer = z.string().regex(/^\d{1,6}\.\d{1,6}\.\d{1,6}$/, 'a version like 1.0.0');
 
 /** A person or system name from a token's `sub`. */
-export const Actor = z.string().min(1).max(200);
+export const Actor = text(200, 1);
 
 /** A workstation identity sent by the add-in as `X-Addin-Device`. */
-export const DeviceId = z.string().min(1).max(200);
+export const DeviceId = text(200, 1);
 
 /** The add-in's free-text result message (the seed: up to 4000 characters). */
-export const ResultMessage = z.string().max(4000);
+export const ResultMessage = text(4000);
 
 /** ESPRIT parameters: key/value strings, bounded so one job can't carry a megabyte of settings. */
 export const JobParameters = z
-  .record(z.string().min(1).max(200), z.string().max(4000))
+  .record(text(200, 1), text(4000))
   .refine((p) => Object.keys(p).length <= 200, 'at most 200 parameters');
 
 /**

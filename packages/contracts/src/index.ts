@@ -21,6 +21,7 @@ export {
   RelativePath,
   ResultMessage,
   SemVer,
+  text,
   Timestamp,
 } from './fields';
 export { AddinJobResultCommand, commands, EspritGenerationCommand } from './commands';
@@ -38,5 +39,6 @@ export {
 } from './events';
 export { findDefinition, messageCatalog, messageName } from './catalog';
 export { buildAsyncApiDocument, type AsyncApiOptions } from './asyncapi';
-export { ASYNCAPI_PATH, asyncApiJson } from './asyncapi-file';
+export { ASYNCAPI_PATH, asyncApiJson, generatedDocuments } from './generated-documents';
 export * from './http';
+export { CONTRACTS_VERSION } from './version';

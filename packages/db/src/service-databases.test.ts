@@ -30,8 +30,14 @@ describe('databaseSchemaFor', () => {
     expect(databaseSchemaFor('notification-service', {})).toBe('notification');
   });
 
+  it('accepts a schema name whose outbox channel still fits PostgreSQL limits (51 characters)', () => {
+    const longest = 'a'.repeat(51);
+    expect(databaseSchemaFor('addin-gateway', { GATEWAY_DATABASE_SCHEMA: longest })).toBe(longest);
+    expect(`mcms_outbox_${longest}`.length).toBeLessThanOrEqual(63);
+  });
+
   it('rejects an override that is not a safe schema name', () => {
-    for (const bad of ['Gateway', 'pg_gateway', 'a-b', 'x"; DROP SCHEMA public; --', 'a'.repeat(64)]) {
+    for (const bad of ['Gateway', 'pg_gateway', 'a-b', 'x"; DROP SCHEMA public; --', 'a'.repeat(52)]) {
       let error: unknown;
       try {
         databaseSchemaFor('addin-gateway', { GATEWAY_DATABASE_SCHEMA: bad });

@@ -1,6 +1,12 @@
 import { redactUrl, type Logger, type Metrics, type ReadinessCheck } from '@mcms/platform';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
-import { createConsumer, type ConsumeOptions, type Consumer, type ConsumerCore, type ConsumerHealth } from './consumer';
+import {
+  createConsumer,
+  type ConsumeOptions,
+  type Consumer,
+  type ConsumerCore,
+  type ConsumerHealth,
+} from './consumer';
 import { createConfirmPublisher, type BrokerPublisher, type PublisherOptions } from './publisher';
 import { applyTopology, type Topology } from './topology';
 
@@ -15,6 +21,11 @@ export interface ConnectBrokerOptions {
   connectionName: string;
   /** AMQP `app-id` of published messages; default `connectionName`. */
   appId?: string;
+  /**
+   * AMQP heartbeat, unless the URL sets one: how soon a silently dead connection (no FIN, no RST)
+   * is noticed, roughly twice this. Default 10 s (the broker would suggest 60 s).
+   */
+  heartbeatSeconds?: number;
   /** Exponential backoff with full jitter between reconnect attempts. Default 100 ms doubling up to 10 s. */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   publisher?: PublisherOptions;
@@ -50,6 +61,30 @@ export interface Broker {
 const now = () => performance.now();
 const noop = () => {};
 
+/** Waits for `promise` (ignoring its failure) until `deadline` (performance.now()) at the latest. */
+async function within(promise: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(noop),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - now()));
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+function withDefaultHeartbeat(url: string, seconds: number): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url; // amqplib reports the bad URL itself
+  }
+  if (parsed.searchParams.has('heartbeat')) return url;
+  parsed.searchParams.set('heartbeat', String(seconds));
+  return parsed.toString();
+}
+
 /**
  * Connects to RabbitMQ, applies the topology and returns a {@link Broker}. The first connection must
  * succeed (a wrong URL or topology fails the start); after that, a lost connection is re-opened with
@@ -62,7 +97,8 @@ export async function connectBroker(options: ConnectBrokerOptions): Promise<Brok
   const initialDelayMs = options.reconnect?.initialDelayMs ?? 100;
   const maxDelayMs = options.reconnect?.maxDelayMs ?? 10_000;
   const timeoutMs = options.publisher?.timeoutMs ?? 10_000;
-  const backoff = (attempt: number) => Math.floor(Math.random() * Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt, 30)));
+  const backoff = (attempt: number) =>
+    Math.floor(Math.random() * Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt, 30)));
 
   let model: ChannelModel | undefined;
   let closing = false;
@@ -85,23 +121,40 @@ export async function connectBroker(options: ConnectBrokerOptions): Promise<Brok
     onChannelLost: schedulePublisherRecovery,
   });
 
+  const url = withDefaultHeartbeat(options.url, options.heartbeatSeconds ?? 10);
+
   async function open(): Promise<ChannelModel> {
-    const m = await connect(options.url, { clientProperties: { connection_name: connectionName } });
+    const m = await connect(url, { clientProperties: { connection_name: connectionName } });
     let lost = false;
+    // amqplib watches its socket for 'end' and 'error' only: a socket destroyed without an error
+    // would go unnoticed until heartbeats time out. Report a bare 'close' the way a reset is reported.
+    const socket = (m.connection as unknown as { stream?: NodeJS.EventEmitter }).stream;
+    socket?.once('close', () => {
+      if (!lost) socket.emit('error', new Error('the broker socket closed'));
+    });
     m.on('error', (err: Error) => log.warn({ err }, 'broker connection error'));
-    m.on('blocked', (reason: string) => log.warn({ reason }, 'broker blocked our publishing (resource alarm)'));
+    m.on('blocked', (reason: string) =>
+      log.warn({ reason }, 'broker blocked our publishing (resource alarm)'),
+    );
     m.on('unblocked', () => log.info('broker unblocked our publishing'));
     m.once('close', (err?: Error) => {
       lost = true;
       if (model === m) onConnectionLost(err);
     });
     try {
-      const admin = await m.createChannel();
-      admin.on('error', noop);
-      await applyTopology(admin, topology);
-      await admin.close();
+      await reassertTopology(m);
       await publisher.attach(m);
-      await Promise.all([...consumers].map((consumer) => consumer.attach(m)));
+      // One consumer that can't subscribe (it retries on its own) must not keep the rest, and the
+      // publisher, off the broker.
+      await Promise.all(
+        [...consumers].map((consumer) =>
+          consumer
+            .attach(m)
+            .catch((err: unknown) =>
+              log.warn({ err, queue: consumer.queue }, 'consumer could not subscribe'),
+            ),
+        ),
+      );
     } catch (err) {
       if (!lost) await m.close().catch(noop);
       throw err;
@@ -113,12 +166,15 @@ export async function connectBroker(options: ConnectBrokerOptions): Promise<Brok
   function connected(m: ChannelModel): void {
     model = m;
     reconnectAttempt = 0;
+    publisherRecoveryAttempt = 0;
     const waiters = connectionWaiters;
     connectionWaiters = [];
     for (const waiter of waiters) waiter.resolve(m);
     // A consumer added while the connection was being set up has not been attached yet.
     for (const consumer of consumers) {
-      consumer.attach(m).catch((err: unknown) => log.warn({ err, queue: consumer.queue }, 'consumer could not subscribe'));
+      consumer
+        .attach(m)
+        .catch((err: unknown) => log.warn({ err, queue: consumer.queue }, 'consumer could not subscribe'));
     }
   }
 
@@ -158,24 +214,37 @@ export async function connectBroker(options: ConnectBrokerOptions): Promise<Brok
     log.info({ downtimeMs: Math.round(now() - disconnectedAt) }, 'reconnected to the broker');
   }
 
-  // The publisher's channel can die alone (e.g. the broker closed it after an error) while the
-  // connection stays up; when the connection is gone too, the reconnect attaches a new one.
+  // The publisher's channel can die alone while the connection stays up: the broker closes it when
+  // a publish names a missing exchange (someone deleted ours). Re-assert the topology, then reopen.
+  // When the connection is gone too, the reconnect does both.
   function schedulePublisherRecovery(): void {
     if (closing || publisherRecoveryTimer) return;
     publisherRecoveryTimer = setTimeout(() => {
       publisherRecoveryTimer = undefined;
       const m = model;
       if (!m || closing) return;
-      publisher.attach(m).then(
-        () => {
-          publisherRecoveryAttempt = 0;
-        },
-        (err: unknown) => {
-          log.warn({ err }, 'could not reopen the publisher channel; retrying');
-          schedulePublisherRecovery();
-        },
-      );
+      reassertTopology(m)
+        .then(() => publisher.attach(m))
+        .then(
+          () => {
+            publisherRecoveryAttempt = 0;
+          },
+          (err: unknown) => {
+            log.warn({ err }, 'could not reopen the publisher channel; retrying');
+            schedulePublisherRecovery();
+          },
+        );
     }, backoff(publisherRecoveryAttempt++));
+  }
+
+  async function reassertTopology(m: ChannelModel): Promise<void> {
+    const admin = await m.createChannel();
+    admin.on('error', noop);
+    try {
+      await applyTopology(admin, topology);
+    } finally {
+      await admin.close().catch(noop);
+    }
   }
 
   function waitForConnection(): Promise<ChannelModel> {
@@ -230,13 +299,18 @@ export async function connectBroker(options: ConnectBrokerOptions): Promise<Brok
       );
       consumers.add(consumer);
       if (model) {
-        consumer.attach(model).catch((err: unknown) => log.warn({ err, queue: consumer.queue }, 'consumer could not subscribe'));
+        consumer
+          .attach(model)
+          .catch((err: unknown) => log.warn({ err, queue: consumer.queue }, 'consumer could not subscribe'));
       }
       return consumer;
     },
 
     health(): BrokerHealth {
-      return { connected: model !== undefined && !closing, consumers: [...consumers].map((consumer) => consumer.health()) };
+      return {
+        connected: model !== undefined && !closing,
+        consumers: [...consumers].map((consumer) => consumer.health()),
+      };
     },
 
     readinessCheck(): ReadinessCheck {
@@ -249,7 +323,8 @@ export async function connectBroker(options: ConnectBrokerOptions): Promise<Brok
           for (const consumer of consumers) {
             const health = consumer.health();
             if (health.state !== 'active') problems.push(`consumer of ${health.queue} is ${health.state}`);
-            if (health.stalled) problems.push(`a handler on ${health.queue} has been running longer than its timeout`);
+            if (health.stalled)
+              problems.push(`a handler on ${health.queue} has been running longer than its timeout`);
           }
           if (problems.length > 0) throw new Error(problems.join('; '));
         },
@@ -274,20 +349,26 @@ export async function connectBroker(options: ConnectBrokerOptions): Promise<Brok
         clearTimeout(publisherRecoveryTimer);
         const deadline = now() + drainTimeoutMs;
         const all = [...consumers];
-        await Promise.all(all.map((consumer) => consumer.cancel()));
+        // Every step is bounded: on a connection that died silently, an RPC waits for the heartbeat.
+        await within(Promise.all(all.map((consumer) => consumer.cancel())), deadline);
         const drained = await Promise.all(all.map((consumer) => consumer.waitIdle(deadline)));
         if (drained.includes(false)) {
           log.warn('closing with handlers still running; their messages return to their queues');
         }
         if (!(await publisher.waitIdle(deadline))) {
-          log.warn({ unconfirmed: publisher.inFlight() }, 'closing with unconfirmed publishes; they reject as broker_unavailable');
+          log.warn(
+            { unconfirmed: publisher.inFlight() },
+            'closing with unconfirmed publishes; they reject as broker_unavailable',
+          );
         }
         publisher.close();
-        if (reconnecting) await reconnecting.catch(noop);
-        await Promise.all(all.map((consumer) => consumer.closeChannel()));
+        if (reconnecting) await within(reconnecting, deadline);
+        // The close handshakes get at least a second, even when draining used the whole budget.
+        const closeDeadline = Math.max(deadline, now() + 1_000);
+        await within(Promise.all(all.map((consumer) => consumer.closeChannel())), closeDeadline);
         const m = model;
         model = undefined;
-        if (m) await m.close().catch(noop);
+        if (m) await within(m.close(), closeDeadline);
         const waiters = connectionWaiters;
         connectionWaiters = [];
         for (const waiter of waiters) waiter.reject(new Error('the broker connection is closed'));

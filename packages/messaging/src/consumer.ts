@@ -1,13 +1,7 @@
 import type { MessageDefinition, MessageOf } from '@mcms/contracts';
 import type { Logger, Metrics } from '@mcms/platform';
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
-import {
-  attemptOf,
-  DEAD_LETTER_MESSAGE_MAX,
-  HEADERS,
-  LAST_ERROR_MAX,
-  truncate,
-} from './headers';
+import { attemptOf, DEAD_LETTER_MESSAGE_MAX, HEADERS, LAST_ERROR_MAX, truncate } from './headers';
 import type { BrokerPublisher } from './publisher';
 import { DEFAULT_RETRY_POLICY, outcomeOf, type RetryPolicy } from './retry-policy';
 import { applyTopology, consumerDeclarations, consumerSpecOf, type Topology } from './topology';
@@ -45,7 +39,7 @@ export interface ConsumeOptions {
   /** A consumer queue of the topology, without the prefix. */
   queue: string;
   /** Keyed by message type; each key must equal its definition's type. */
-  handlers: Readonly<Record<string, MessageHandler<any>>>;
+  handlers: Readonly<Record<string, MessageHandler>>;
   /** Unacknowledged deliveries at once, i.e. handlers running concurrently. Default 64. */
   prefetch?: number;
   /** Default: the queue's `retryDelaysMs` from the topology. Every delay must have a retry queue. */
@@ -141,11 +135,15 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
   const workQueue = topology.names.queue(specQueue);
   const deadLetterQueue = topology.names.deadLetterQueue(specQueue);
   const prefetch = options.prefetch ?? 64;
-  const policy = options.policy ?? (spec.retryDelaysMs.length > 0 ? { delaysMs: spec.retryDelaysMs } : DEFAULT_RETRY_POLICY);
+  const policy =
+    options.policy ??
+    (spec.retryDelaysMs.length > 0 ? { delaysMs: spec.retryDelaysMs } : DEFAULT_RETRY_POLICY);
   const handlerTimeoutMs = options.handlerTimeoutMs ?? 60_000;
   for (const delayMs of policy.delaysMs) {
     if (!spec.retryDelaysMs.includes(delayMs)) {
-      throw new Error(`retry delay ${delayMs} ms of ${specQueue} has no retry queue; add it to the topology's retryDelaysMs`);
+      throw new Error(
+        `retry delay ${delayMs} ms of ${specQueue} has no retry queue; add it to the topology's retryDelaysMs`,
+      );
     }
   }
   const handlers = new Map<string, MessageHandler>();
@@ -155,7 +153,9 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
     }
     handlers.set(type, handler);
   }
-  const retryQueues = new Map(policy.delaysMs.map((delayMs) => [delayMs, topology.names.retryQueue(specQueue, delayMs)]));
+  const retryQueues = new Map(
+    policy.delaysMs.map((delayMs) => [delayMs, topology.names.retryQueue(specQueue, delayMs)]),
+  );
   const log = deps.log.child({ queue: specQueue });
   const consumed = deps.metrics?.counter('mcms_messages_consumed_total', 'Deliveries handled, by outcome', [
     'queue',
@@ -186,6 +186,7 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
 
   // ---- subscription ----------------------------------------------------------------------------
 
+  /** Subscribes on `model`; on failure the consumer keeps trying by itself (and the error is rethrown). */
   async function attach(model: ChannelModel): Promise<void> {
     if (recoveryTimer) {
       clearTimeout(recoveryTimer);
@@ -196,6 +197,9 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
     opening = open(model);
     try {
       await opening;
+    } catch (err) {
+      scheduleRecovery();
+      throw err;
     } finally {
       opening = undefined;
     }
@@ -300,15 +304,33 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
       }
       const type = typeOfBody(body);
       if (type === undefined) {
-        return await deadLetter(delivery, attempt, UNKNOWN_TYPE, 'invalid-message', 'the body is not an envelope (no type)');
+        return await deadLetter(
+          delivery,
+          attempt,
+          UNKNOWN_TYPE,
+          'invalid-message',
+          'the body is not an envelope (no type)',
+        );
       }
       const handler = handlers.get(type);
       if (handler === undefined) {
-        return await deadLetter(delivery, attempt, UNKNOWN_TYPE, 'unknown-message-type', `no handler for ${type} on ${specQueue}`);
+        return await deadLetter(
+          delivery,
+          attempt,
+          UNKNOWN_TYPE,
+          'unknown-message-type',
+          `no handler for ${type} on ${specQueue}`,
+        );
       }
       const parsed = handler.definition.envelope.safeParse(body);
       if (!parsed.success) {
-        return await deadLetter(delivery, attempt, type, 'invalid-message', summariseIssues(parsed.error.issues));
+        return await deadLetter(
+          delivery,
+          attempt,
+          type,
+          'invalid-message',
+          summariseIssues(parsed.error.issues),
+        );
       }
       const message = parsed.data;
       const ctx = contextFor(msg, attempt, type, message.messageId, message.correlationId);
@@ -334,7 +356,10 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
       } else ack(delivery);
     } catch (err) {
       // A bug of ours, not of the message: unless it is settled already, leave it to the broker rather than lose it.
-      log.error({ ...errorFields(err), messageId: msg.properties.messageId }, 'unexpected error while handling a delivery');
+      log.error(
+        { ...errorFields(err), messageId: msg.properties.messageId },
+        'unexpected error while handling a delivery',
+      );
       nackRequeue(delivery);
     }
   }
@@ -378,7 +403,14 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
     ack(delivery);
     consumed?.inc({ queue: specQueue, type, outcome: 'retry' });
     log.info(
-      { messageId: msg.properties.messageId, correlationId: msg.properties.correlationId, type, attempt, delayMs, errorCode: codeOf(failure) },
+      {
+        messageId: msg.properties.messageId,
+        correlationId: msg.properties.correlationId,
+        type,
+        attempt,
+        delayMs,
+        errorCode: codeOf(failure),
+      },
       'message failed; retrying later',
     );
   }
@@ -434,7 +466,10 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
       await publisher.publishToQueue(queue, msg.content, copyOptions(msg, headers));
       return true;
     } catch (err) {
-      log.error({ err, messageId: msg.properties.messageId, target: queue }, 'could not publish a retry/dead-letter copy; requeued');
+      log.error(
+        { err, messageId: msg.properties.messageId, target: queue },
+        'could not publish a retry/dead-letter copy; requeued',
+      );
       nackRequeue(delivery);
       return false;
     }
@@ -493,7 +528,11 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
     async stop({ drainTimeoutMs = 10_000 } = {}): Promise<void> {
       await cancel();
       const drained = await waitIdle(now() + drainTimeoutMs);
-      if (!drained) log.warn({ inFlight: inFlight.size }, 'stopping with handlers still running; their messages return to the queue');
+      if (!drained)
+        log.warn(
+          { inFlight: inFlight.size },
+          'stopping with handlers still running; their messages return to the queue',
+        );
       await closeChannel();
       deps.onStopped(core);
     },
@@ -549,7 +588,9 @@ function copyOptions(msg: ConsumeMessage, headers: Record<string, unknown>): Opt
 }
 
 /** `payload.jobId: Invalid UUID; payload.outputs.0.sha256: …` — paths and zod's messages, never values. */
-function summariseIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): string {
+function summariseIssues(
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
+): string {
   const summary = issues
     .map((issue) => `${issue.path.map((segment) => String(segment)).join('.') || '(root)'}: ${issue.message}`)
     .join('; ');

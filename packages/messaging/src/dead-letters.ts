@@ -47,7 +47,11 @@ const FAILURE_HEADERS = [
  * topology, without the prefix), oldest first, without consuming them: they are fetched unacked and
  * returned to the queue when the channel closes.
  */
-export async function peekDeadLetters(broker: Broker, queue: string, { limit = 50 }: { limit?: number } = {}): Promise<DeadLetter[]> {
+export async function peekDeadLetters(
+  broker: Broker,
+  queue: string,
+  { limit = 50 }: { limit?: number } = {},
+): Promise<DeadLetter[]> {
   const deadLetterQueue = broker.topology.names.deadLetterQueue(queue);
   return broker.withChannel(async (channel) => {
     const letters: DeadLetter[] = [];
@@ -56,7 +60,9 @@ export async function peekDeadLetters(broker: Broker, queue: string, { limit = 5
       if (message === false) break;
       letters.push(toDeadLetter(message));
     }
-    // Closing the channel (withChannel does) returns every unacked message to the queue.
+    // Back to the queue now, ahead of whatever an operator does next (closing the channel would
+    // return them too, but later).
+    channel.nackAll(true);
     return letters;
   });
 }
@@ -100,12 +106,17 @@ export async function replayDeadLetters(
         await broker.publisher.publishToQueue(letter.queue, message.content, replayOptions(message, headers));
       } catch (err) {
         failed++;
-        broker.log.warn({ err, messageId: letter.messageId, target: letter.queue }, 'could not replay a dead letter; left in place');
+        broker.log.warn(
+          { err, messageId: letter.messageId, target: letter.queue },
+          'could not replay a dead letter; left in place',
+        );
         continue;
       }
       channel.ack(message);
       replayed++;
     }
+    // What is still unacked (skipped or failed) goes back to the dead-letter queue.
+    channel.nackAll(true);
     return { replayed, skipped, failed };
   });
   broker.log.info({ queue: deadLetterQueue, ...result, replayedBy, replayedAt }, 'dead letters replayed');
@@ -122,7 +133,10 @@ export async function purgeDeadLetters(broker: Broker, queue: string): Promise<n
 
 function toDeadLetter(message: GetMessage): DeadLetter {
   const headers = message.properties.headers;
-  const attempts = headers?.[HEADERS.attempts] === undefined ? undefined : attemptOf({ [HEADERS.attempt]: headers[HEADERS.attempts] });
+  const attempts =
+    headers?.[HEADERS.attempts] === undefined
+      ? undefined
+      : attemptOf({ [HEADERS.attempt]: headers[HEADERS.attempts] });
   const text = message.content.toString('utf8');
   let body: unknown = text;
   try {

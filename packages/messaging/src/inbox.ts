@@ -1,5 +1,11 @@
 import type { Pool, PoolClient } from 'pg';
-import { fromPgClient, fromPrismaTx, withPgTransaction, type PrismaRawExecutor, type SqlExecutor } from './outbox';
+import {
+  fromPgClient,
+  fromPrismaTx,
+  withPgTransaction,
+  type PrismaRawExecutor,
+  type SqlExecutor,
+} from './outbox';
 
 /** Which consumer handles which message: the inbox's key. */
 export interface InboxKey {

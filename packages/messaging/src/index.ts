@@ -43,3 +43,22 @@ export {
   type DeadLetter,
   type ReplayResult,
 } from './dead-letters';
+// Transactional outbox and inbox.
+export {
+  enqueueOutbox,
+  fromPgClient,
+  fromPrismaTx,
+  withPgTransaction,
+  type PgQueryable,
+  type PrismaRawExecutor,
+  type SqlExecutor,
+} from './outbox';
+export { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox-relay';
+export {
+  claimInbox,
+  withInbox,
+  withInboxPg,
+  type InboxKey,
+  type InboxOutcome,
+  type PrismaTransactor,
+} from './inbox';

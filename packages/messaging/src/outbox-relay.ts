@@ -111,6 +111,10 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   const fallbackPollMs = options.fallbackPollMs ?? 1_000;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+  for (const [name, value] of Object.entries({ batchSize, fallbackPollMs, maxBackoffMs, stopTimeoutMs })) {
+    if (!Number.isInteger(value) || value <= 0)
+      throw new Error(`outbox relay ${name} must be a positive integer, got ${value}`);
+  }
   const channel = `mcms_outbox_${schema}`;
   if (Buffer.byteLength(channel) > 63) {
     // PostgreSQL truncates identifiers at 63 bytes; LISTEN would silently wait on another channel.
@@ -118,7 +122,9 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   }
   const log = options.log.child({ component: 'outbox-relay', schema });
   const labels = { schema };
-  const lagGauge = options.metrics?.gauge('mcms_outbox_lag_seconds', 'Age of the oldest outbox row', ['schema']);
+  const lagGauge = options.metrics?.gauge('mcms_outbox_lag_seconds', 'Age of the oldest outbox row', [
+    'schema',
+  ]);
   const publishedTotal = options.metrics?.counter(
     'mcms_outbox_published_total',
     'Outbox rows published and confirmed by the broker',
@@ -245,7 +251,13 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       if (confirmed.length > 0) {
         await client.query('DELETE FROM outbox_message WHERE id = ANY($1::bigint[])', [confirmed]);
       }
-      return { count: rows.length, full, confirmed: confirmed.length, failed: rows.length - confirmed.length, failure };
+      return {
+        count: rows.length,
+        full,
+        confirmed: confirmed.length,
+        failed: rows.length - confirmed.length,
+        failure,
+      };
     });
     // Counted after COMMIT: a row whose DELETE rolled back will be published (and counted) again.
     if (result.confirmed > 0) publishedTotal?.inc(labels, result.confirmed);
@@ -258,7 +270,14 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     const delay = backoffMs(attempts, 1_000, maxBackoffMs);
     parked.set(row.id, { until: Date.now() + delay, attempts });
     log.error(
-      { err, messageId: row.message_id, exchange: row.exchange, routingKey: row.routing_key, attempts, retryInMs: delay },
+      {
+        err,
+        messageId: row.message_id,
+        exchange: row.exchange,
+        routingKey: row.routing_key,
+        attempts,
+        retryInMs: delay,
+      },
       'outbox message is unroutable (nothing bound to its routing key); keeping it and retrying later',
     );
     scheduleParkTimer();
@@ -349,7 +368,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     }
     if (listenFailures > 0) log.info('outbox relay LISTEN connection restored');
     listenFailures = 0;
-    // Rows committed while nobody listened got their NOTIFY already.
+    // A NOTIFY sent while nobody listened is lost: look at the table now.
     wake();
   }
 
@@ -361,7 +380,8 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     stopping ??= (async () => {
       stopped = true;
       clearInterval(pollTimer);
-      for (const timer of [retryTimer, parkTimer, reconnectTimer]) if (timer !== undefined) clearTimeout(timer);
+      for (const timer of [retryTimer, parkTimer, reconnectTimer])
+        if (timer !== undefined) clearTimeout(timer);
       retryTimer = parkTimer = reconnectTimer = undefined;
       const closing = listener?.end().catch(() => undefined);
       listener = undefined;
@@ -374,7 +394,11 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
           }),
         ]);
         clearTimeout(timeout);
-        if (timedOut) log.warn({ stopTimeoutMs }, 'outbox relay pass still running at stop; its rows stay locked until it ends');
+        if (timedOut)
+          log.warn(
+            { stopTimeoutMs },
+            'outbox relay pass still running at stop; its rows stay locked until it ends',
+          );
       }
       await closing;
       for (const waiter of waiters.splice(0)) waiter.reject(new Error('outbox relay stopped'));

@@ -66,7 +66,12 @@ export async function enqueueOutbox(
     const chunk = list.slice(start, start + MAX_ROWS_PER_INSERT);
     const params: unknown[] = [];
     const rows = chunk.map((message) => {
-      const n = params.push(message.envelope.messageId, message.exchange, message.routingKey, JSON.stringify(message.envelope));
+      const n = params.push(
+        message.envelope.messageId,
+        message.exchange,
+        message.routingKey,
+        JSON.stringify(message.envelope),
+      );
       // Explicit casts: Prisma's pg adapter may bind parameters as text.
       return `($${n - 3}::uuid, $${n - 2}, $${n - 1}, $${n}::jsonb)`;
     });
@@ -113,4 +118,3 @@ export async function withPgTransaction<T>(pool: Pool, fn: (client: PoolClient) 
     client.release(broken);
   }
 }
-

@@ -87,13 +87,19 @@ export function createConfirmPublisher(deps: ConfirmPublisherDeps): ConfirmPubli
   const maxInFlight = deps.options?.maxInFlight ?? 1024;
   const timeoutMs = deps.options?.timeoutMs ?? 10_000;
   const { log, appId } = deps;
-  const published = deps.metrics?.counter('mcms_messages_published_total', 'Messages confirmed by the broker', ['exchange']);
+  const published = deps.metrics?.counter(
+    'mcms_messages_published_total',
+    'Messages confirmed by the broker',
+    ['exchange'],
+  );
   const exchangeNames = new Map<string, string>();
 
   let channel: ConfirmChannel | undefined;
   let channelModel: ChannelModel | undefined;
   let waitingForDrain = false;
   let closed = false;
+  // Why the broker closed the current channel, if it did: unconfirmed messages reject with it.
+  let channelError: Error | undefined;
   // Published and not yet confirmed, in publishing order (a Set iterates in insertion order).
   const unconfirmed = new Set<PublishJob>();
   // Publishes waiting for a channel, a slot or 'drain': FIFO, linked through `next`.
@@ -141,7 +147,9 @@ export function createConfirmPublisher(deps: ConfirmPublisherDeps): ConfirmPubli
     unconfirmed.add(job);
     let hasRoom: boolean;
     try {
-      hasRoom = ch.publish(job.exchange, job.routingKey, job.content, job.options, (err: unknown) => onConfirm(job, err));
+      hasRoom = ch.publish(job.exchange, job.routingKey, job.content, job.options, (err: unknown) =>
+        onConfirm(job, err),
+      );
     } catch (err) {
       // amqplib throws before it writes or registers a confirm callback, so nothing was sent.
       unconfirmed.delete(job);
@@ -174,7 +182,9 @@ export function createConfirmPublisher(deps: ConfirmPublisherDeps): ConfirmPubli
         brokerUnavailable(
           nacked
             ? 'the broker refused the message (nack)'
-            : 'the broker connection was lost before the message was confirmed',
+            : channelError
+              ? `the broker closed the channel before confirming the message: ${channelError.message}`
+              : 'the broker connection was lost before the message was confirmed',
           err,
         ),
       );
@@ -186,7 +196,11 @@ export function createConfirmPublisher(deps: ConfirmPublisherDeps): ConfirmPubli
           message: `no queue is bound to exchange "${job.exchange}" for routing key "${job.routingKey}"`,
           httpStatus: 500,
           retryable: false,
-          details: { exchange: job.exchange, routingKey: job.routingKey, messageId: job.options.messageId ?? null },
+          details: {
+            exchange: job.exchange,
+            routingKey: job.routingKey,
+            messageId: job.options.messageId ?? null,
+          },
         }),
       );
     } else {
@@ -206,7 +220,12 @@ export function createConfirmPublisher(deps: ConfirmPublisherDeps): ConfirmPubli
     const messageId = message.properties.messageId as string | undefined;
     // Returns arrive in publishing order, so the first unreturned match is the one.
     for (const job of unconfirmed) {
-      if (!job.returned && job.options.messageId === messageId && job.exchange === exchange && job.routingKey === routingKey) {
+      if (
+        !job.returned &&
+        job.options.messageId === messageId &&
+        job.exchange === exchange &&
+        job.routingKey === routingKey
+      ) {
         job.returned = true;
         return;
       }
@@ -300,7 +319,12 @@ export function createConfirmPublisher(deps: ConfirmPublisherDeps): ConfirmPubli
         content = Buffer.from(JSON.stringify(envelope));
       } catch (err) {
         return Promise.reject(
-          new AppError({ code: 'invalid_message', message: 'the envelope is not serialisable', httpStatus: 500, cause: err }),
+          new AppError({
+            code: 'invalid_message',
+            message: 'the envelope is not serialisable',
+            httpStatus: 500,
+            cause: err,
+          }),
         );
       }
       const options: Options.Publish = {
@@ -324,7 +348,10 @@ export function createConfirmPublisher(deps: ConfirmPublisherDeps): ConfirmPubli
     async attach(model: ChannelModel): Promise<void> {
       if (closed || (channel !== undefined && channelModel === model)) return;
       const ch = await model.createConfirmChannel();
-      ch.on('error', (err: Error) => log.warn({ err }, 'publisher channel closed by the broker'));
+      ch.on('error', (err: Error) => {
+        if (channel === ch) channelError = err;
+        log.warn({ err }, 'publisher channel closed by the broker');
+      });
       ch.on('return', onReturn);
       ch.on('drain', () => {
         if (channel !== ch) return;
@@ -340,6 +367,7 @@ export function createConfirmPublisher(deps: ConfirmPublisherDeps): ConfirmPubli
       });
       channel = ch;
       channelModel = model;
+      channelError = undefined;
       waitingForDrain = false;
       pump();
     },
@@ -361,7 +389,8 @@ export function createConfirmPublisher(deps: ConfirmPublisherDeps): ConfirmPubli
       if (closed) return;
       closed = true;
       clearInterval(sweeper);
-      for (let job = dequeue(); job; job = dequeue()) settle(job, brokerUnavailable('the broker connection is closing'));
+      for (let job = dequeue(); job; job = dequeue())
+        settle(job, brokerUnavailable('the broker connection is closing'));
     },
   };
 }

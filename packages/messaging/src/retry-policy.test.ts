@@ -33,12 +33,23 @@ describe('outcomeOf', () => {
   });
 
   it('dead-letters as retries-exhausted once the delays run out', () => {
-    expect(outcomeOf(unavailable('still down'), 4, policy)).toEqual({ kind: 'dead-letter', reason: 'retries-exhausted' });
-    expect(outcomeOf(new Error('boom'), 1, { delaysMs: [] })).toEqual({ kind: 'dead-letter', reason: 'retries-exhausted' });
+    expect(outcomeOf(unavailable('still down'), 4, policy)).toEqual({
+      kind: 'dead-letter',
+      reason: 'retries-exhausted',
+    });
+    expect(outcomeOf(new Error('boom'), 1, { delaysMs: [] })).toEqual({
+      kind: 'dead-letter',
+      reason: 'retries-exhausted',
+    });
   });
 
   it('gives five attempts in all by default, as the original system did', () => {
-    const err = new AppError({ code: 'dependency_unavailable', message: 'x', httpStatus: 503, retryable: true });
+    const err = new AppError({
+      code: 'dependency_unavailable',
+      message: 'x',
+      httpStatus: 503,
+      retryable: true,
+    });
     const kinds = [1, 2, 3, 4, 5].map((attempt) => outcomeOf(err, attempt, DEFAULT_RETRY_POLICY).kind);
     expect(kinds).toEqual(['retry', 'retry', 'retry', 'retry', 'dead-letter']);
     expect(DEFAULT_RETRY_POLICY.delaysMs).toEqual([1_000, 5_000, 30_000, 120_000]);

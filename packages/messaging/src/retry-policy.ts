@@ -7,7 +7,8 @@ export interface RetryPolicy {
 }
 
 /** What a consumer does with a delivery once its handler has run. */
-export type Outcome = { kind: 'ack' } | { kind: 'retry'; delayMs: number } | { kind: 'dead-letter'; reason: string };
+export type Outcome =
+  { kind: 'ack' } | { kind: 'retry'; delayMs: number } | { kind: 'dead-letter'; reason: string };
 
 /** The original system's policy: 5 attempts in all, waiting 1 s, 5 s, 30 s and 2 min in between. */
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = Object.freeze([1_000, 5_000, 30_000, 120_000]);
@@ -25,5 +26,7 @@ export function outcomeOf(err: unknown, attempt: number, policy: RetryPolicy): O
   if (err === undefined) return { kind: 'ack' };
   if (isAppError(err) && !err.retryable) return { kind: 'dead-letter', reason: err.code };
   const delayMs = policy.delaysMs[attempt - 1];
-  return delayMs === undefined ? { kind: 'dead-letter', reason: 'retries-exhausted' } : { kind: 'retry', delayMs };
+  return delayMs === undefined
+    ? { kind: 'dead-letter', reason: 'retries-exhausted' }
+    : { kind: 'retry', delayMs };
 }

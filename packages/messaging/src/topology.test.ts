@@ -26,7 +26,11 @@ describe('defineTopology', () => {
       ['dead-letter', 't-1.routing-worker.addin-job-results.dlq'],
     ]);
     expect(topology.bindings).toEqual([
-      { queue: 't-1.routing-worker.addin-job-results', exchange: 't-1.mcms.commands', routingKey: 'mcms.addin-job.result' },
+      {
+        queue: 't-1.routing-worker.addin-job-results',
+        exchange: 't-1.mcms.commands',
+        routingKey: 'mcms.addin-job.result',
+      },
     ]);
     expect(topology.names.exchange(EXCHANGES.events)).toBe('t-1.mcms.events');
     expect(topology.names.deadLetterQueue('x')).toBe('t-1.x.dlq');
@@ -59,7 +63,10 @@ describe('defineTopology', () => {
     expect(topology.queueType).toBe('quorum');
     for (const queue of topology.queues) expect(queue.arguments['x-queue-type']).toBe('quorum');
     const retry = topology.queues.find((queue) => queue.role === 'retry');
-    expect(retry?.arguments).toMatchObject({ 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' });
+    expect(retry?.arguments).toMatchObject({
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    });
   });
 
   it('declares classic queues on request, without quorum-only arguments', () => {
@@ -79,9 +86,13 @@ describe('defineTopology', () => {
 
   it('refuses a queue defined twice, a bad delay and an unknown exchange', () => {
     expect(() => defineTopology({ consumers: [results, results] })).toThrow(/defined twice/);
-    expect(() => defineTopology({ consumers: [{ ...results, retryDelaysMs: [0] }] })).toThrow(/positive whole number/);
+    expect(() => defineTopology({ consumers: [{ ...results, retryDelaysMs: [0] }] })).toThrow(
+      /positive whole number/,
+    );
     expect(() =>
-      defineTopology({ consumers: [{ ...results, bindings: [{ exchange: 'mcms.other' as never, routingKey: '#' }] }] }),
+      defineTopology({
+        consumers: [{ ...results, bindings: [{ exchange: 'mcms.other' as never, routingKey: '#' }] }],
+      }),
     ).toThrow(/unknown exchange/);
   });
 
@@ -93,7 +104,9 @@ describe('defineTopology', () => {
       'p.history-service.events.retry.1000ms',
       'p.history-service.events.dlq',
     ]);
-    expect(part.bindings).toEqual([{ queue: 'p.history-service.events', exchange: 'p.mcms.events', routingKey: 'mcms.#' }]);
+    expect(part.bindings).toEqual([
+      { queue: 'p.history-service.events', exchange: 'p.mcms.events', routingKey: 'mcms.#' },
+    ]);
     expect(part.exchanges).toHaveLength(2);
   });
 });

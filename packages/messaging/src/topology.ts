@@ -111,7 +111,9 @@ export function defineTopology(options: TopologyOptions): Topology {
     queues.push({ name: work, role: 'work', consumerQueue: spec.queue, durable: true, arguments: typeArgs });
     for (const delayMs of new Set(spec.retryDelaysMs)) {
       if (!Number.isInteger(delayMs) || delayMs <= 0) {
-        throw new Error(`retry delay ${delayMs} of ${spec.queue} must be a positive whole number of milliseconds`);
+        throw new Error(
+          `retry delay ${delayMs} of ${spec.queue} must be a positive whole number of milliseconds`,
+        );
       }
       queues.push({
         name: names.retryQueue(spec.queue, delayMs),
@@ -123,7 +125,9 @@ export function defineTopology(options: TopologyOptions): Topology {
           'x-message-ttl': delayMs,
           'x-dead-letter-exchange': '',
           'x-dead-letter-routing-key': work,
-          ...(queueType === 'quorum' ? { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' } : {}),
+          ...(queueType === 'quorum'
+            ? { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' }
+            : {}),
         },
       });
     }
@@ -138,14 +142,22 @@ export function defineTopology(options: TopologyOptions): Topology {
       if (!LOGICAL_EXCHANGES.includes(binding.exchange)) {
         throw new Error(`${spec.queue} binds to unknown exchange ${binding.exchange}`);
       }
-      bindings.push({ queue: work, exchange: names.exchange(binding.exchange), routingKey: binding.routingKey });
+      bindings.push({
+        queue: work,
+        exchange: names.exchange(binding.exchange),
+        routingKey: binding.routingKey,
+      });
     }
   }
 
   return Object.freeze({
     prefix,
     queueType,
-    exchanges: LOGICAL_EXCHANGES.map((logical) => ({ name: names.exchange(logical), type: 'topic' as const, durable: true as const })),
+    exchanges: LOGICAL_EXCHANGES.map((logical) => ({
+      name: names.exchange(logical),
+      type: 'topic' as const,
+      durable: true as const,
+    })),
     queues,
     bindings,
     consumers: options.consumers,

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { AddinJobResultCommand, EXCHANGES, type MessageOf } from '@mcms/contracts';
 import { conflict, createMetrics, isAppError, unavailable, type Metrics } from '@mcms/platform';
-import type { GetMessage } from 'amqplib';
+import { connect, type GetMessage } from 'amqplib';
 import { connectBroker, type Broker } from '../src/broker';
 import { handlerFor, type HandlerContext } from '../src/consumer';
 import { HEADERS } from '../src/headers';
+import { createConfirmPublisher } from '../src/publisher';
 import { defineTopology, type QueueType, type Topology } from '../src/topology';
 import { outgoing } from '../src/types';
 import {
@@ -95,11 +96,16 @@ describe('broker publish and consume', () => {
     expect(ctx).toMatchObject({ attempt: 1, redelivered: false, queue: RESULTS });
     expect(ctx.headers[HEADERS.attempt]).toBe(1);
     const consumed = metrics.registry.getSingleMetric('mcms_messages_consumed_total');
-    await waitFor(async () => (await consumed?.get())?.values.find((v) => v.labels.outcome === 'ack')?.value === 1, {
-      what: 'the ack to be counted',
-    });
+    await waitFor(
+      async () => (await consumed?.get())?.values.find((v) => v.labels.outcome === 'ack')?.value === 1,
+      {
+        what: 'the ack to be counted',
+      },
+    );
     const published = await metrics.registry.getSingleMetric('mcms_messages_published_total')?.get();
-    expect(published?.values).toEqual([expect.objectContaining({ labels: { exchange: EXCHANGES.commands }, value: 1 })]);
+    expect(published?.values).toEqual([
+      expect.objectContaining({ labels: { exchange: EXCHANGES.commands }, value: 1 }),
+    ]);
     // Acked, not merely received: nothing is left in the queue (an unacked message would show up here after close).
     await broker.close();
     expect(await admin.count(names.queue(RESULTS))).toBe(0);
@@ -111,7 +117,11 @@ describe('broker publish and consume', () => {
     const unroutable = resultMessage();
     const outcomes = await Promise.allSettled([
       broker.publisher.publish(outgoing(AddinJobResultCommand, routable)),
-      broker.publisher.publish({ exchange: EXCHANGES.events, routingKey: 'nobody.listens.here', envelope: unroutable }),
+      broker.publisher.publish({
+        exchange: EXCHANGES.events,
+        routingKey: 'nobody.listens.here',
+        envelope: unroutable,
+      }),
       broker.publisher.publish(outgoing(AddinJobResultCommand, resultMessage())),
     ]);
 
@@ -140,14 +150,20 @@ describe('broker publish and consume', () => {
     await done.promise;
 
     expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
-    const [first, second, third] = attempts as [(typeof attempts)[0], (typeof attempts)[0], (typeof attempts)[0]];
+    const [first, second, third] = attempts as [
+      (typeof attempts)[0],
+      (typeof attempts)[0],
+      (typeof attempts)[0],
+    ];
     const gaps = [second.at - first.at, third.at - second.at];
     expect(gaps[0]).toBeGreaterThanOrEqual(200);
     expect(gaps[1]).toBeGreaterThanOrEqual(400);
     expect(third.headers[HEADERS.firstFailureAt]).toBe(second.headers[HEADERS.firstFailureAt]);
     expect(third.headers[HEADERS.lastError]).toMatch(/^dependency_unavailable: the shared drive/);
     expect(logs.messages('message failed; retrying later').map((line) => line.delayMs)).toEqual([200, 400]);
-    console.log(`retry gaps measured: ${gaps.map((gap) => Math.round(gap)).join(' ms, ')} ms (configured 200, 400)`);
+    console.log(
+      `retry gaps measured: ${gaps.map((gap) => Math.round(gap)).join(' ms, ')} ms (configured 200, 400)`,
+    );
   });
 
   it('dead-letters a message whose retries are exhausted, with every header an operator needs', async () => {
@@ -169,7 +185,11 @@ describe('broker publish and consume', () => {
     const headers = headersOf(dead);
     expect(calls).toBe(3);
     expect(JSON.parse(dead.content.toString())).toEqual(sent);
-    expect(dead.properties).toMatchObject({ messageId: sent.messageId, type: sent.type, correlationId: sent.correlationId });
+    expect(dead.properties).toMatchObject({
+      messageId: sent.messageId,
+      type: sent.type,
+      correlationId: sent.correlationId,
+    });
     expect(headers).toMatchObject({
       [HEADERS.deadLetterReason]: 'retries-exhausted',
       [HEADERS.originalExchange]: names.exchange(EXCHANGES.commands),
@@ -184,7 +204,12 @@ describe('broker publish and consume', () => {
     expect(last - first).toBeGreaterThanOrEqual(600 - 5);
     expect(headers['x-death']).toBeUndefined();
     expect(logs.messages('message dead-lettered')).toEqual([
-      expect.objectContaining({ level: 'error', messageId: sent.messageId, reason: 'retries-exhausted', attempts: 3 }),
+      expect.objectContaining({
+        level: 'error',
+        messageId: sent.messageId,
+        reason: 'retries-exhausted',
+        attempts: 3,
+      }),
     ]);
   });
 
@@ -224,8 +249,15 @@ describe('broker publish and consume', () => {
       },
     });
     const valid = resultMessage();
-    const invalid = { ...valid, payload: { ...valid.payload, jobId: 'not-a-uuid', outputs: [{ path: '../escape.nc' }] } };
-    await broker.publisher.publish({ exchange: EXCHANGES.commands, routingKey: AddinJobResultCommand.routingKey, envelope: invalid });
+    const invalid = {
+      ...valid,
+      payload: { ...valid.payload, jobId: 'not-a-uuid', outputs: [{ path: '../escape.nc' }] },
+    };
+    await broker.publisher.publish({
+      exchange: EXCHANGES.commands,
+      routingKey: AddinJobResultCommand.routingKey,
+      envelope: invalid,
+    });
 
     const dead = await admin.take(names.deadLetterQueue(RESULTS));
     const headers = headersOf(dead);
@@ -246,9 +278,15 @@ describe('broker publish and consume', () => {
       queue: RESULTS,
       handlers: { [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async () => {}) },
     });
-    await broker.publisher.publishToQueue(names.queue(RESULTS), Buffer.from('{not json'), { messageId: 'garbage-1' });
+    await broker.publisher.publishToQueue(names.queue(RESULTS), Buffer.from('{not json'), {
+      messageId: 'garbage-1',
+    });
     const unknown = { ...resultMessage(), type: 'mcms.addin-job.cancelled' };
-    await broker.publisher.publish({ exchange: EXCHANGES.commands, routingKey: AddinJobResultCommand.routingKey, envelope: unknown });
+    await broker.publisher.publish({
+      exchange: EXCHANGES.commands,
+      routingKey: AddinJobResultCommand.routingKey,
+      envelope: unknown,
+    });
 
     const first = await admin.take(names.deadLetterQueue(RESULTS));
     const second = await admin.take(names.deadLetterQueue(RESULTS));
@@ -297,7 +335,9 @@ describe('broker publish and consume', () => {
     await waitFor(() => seenByOther.includes(sentinel.messageId), { what: 'the sentinel' });
 
     expect(seenByOther.filter((id) => id === retried.messageId)).toHaveLength(1);
-    expect(seenByResults.filter((seen) => seen.id === retried.messageId).map((seen) => seen.attempt)).toEqual([1, 2]);
+    expect(seenByResults.filter((seen) => seen.id === retried.messageId).map((seen) => seen.attempt)).toEqual(
+      [1, 2],
+    );
   });
 
   it('retries and dead-letters the same way with classic queues', async () => {
@@ -317,7 +357,10 @@ describe('broker publish and consume', () => {
 
     const dead = await admin.take(names.deadLetterQueue(RESULTS));
     expect(attempts).toEqual([1, 2]);
-    expect(headersOf(dead)).toMatchObject({ [HEADERS.deadLetterReason]: 'retries-exhausted', [HEADERS.attempts]: 2 });
+    expect(headersOf(dead)).toMatchObject({
+      [HEADERS.deadLetterReason]: 'retries-exhausted',
+      [HEADERS.attempts]: 2,
+    });
   });
 
   it('refuses a retry policy whose delays have no retry queue', async () => {
@@ -329,8 +372,92 @@ describe('broker publish and consume', () => {
         handlers: { [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async () => {}) },
       }),
     ).toThrow(/999 ms .* has no retry queue/);
-    expect(() =>
-      broker.consume({ queue: `unknown-${randomUUID()}`, handlers: {} }),
-    ).toThrow(/is not in the topology/);
+    expect(() => broker.consume({ queue: `unknown-${randomUUID()}`, handlers: {} })).toThrow(
+      /is not in the topology/,
+    );
+  });
+
+  it('keeps at most maxInFlight messages unconfirmed and sends the rest as confirms arrive', async () => {
+    const { topology, names } = await startBroker();
+    const connection = await connect(AMQP_URL);
+    cleanups.push(() => connection.close().catch(() => {}));
+    const publisher = createConfirmPublisher({
+      names: topology.names,
+      log: captureLogger().log,
+      appId: 'window-test',
+      options: { maxInFlight: 4 },
+      onChannelLost: () => {},
+    });
+    cleanups.push(async () => publisher.close());
+    await publisher.attach(connection);
+
+    const sent = Array.from({ length: 200 }, () => resultMessage());
+    let highest = 0;
+    const publishes = sent.map((message) => {
+      const confirmed = publisher.publish(outgoing(AddinJobResultCommand, message));
+      highest = Math.max(highest, publisher.inFlight());
+      return confirmed.then(() => {
+        highest = Math.max(highest, publisher.inFlight());
+      });
+    });
+    expect(publisher.inFlight()).toBe(4);
+    await Promise.all(publishes);
+
+    expect(highest).toBe(4);
+    expect(publisher.inFlight()).toBe(0);
+    expect(await admin.count(names.queue(RESULTS))).toBe(200);
+  });
+
+  it('reopens its publisher channel after the broker closes it, re-creating a deleted exchange', async () => {
+    const { broker, names, logs } = await startBroker();
+    const received: string[] = [];
+    broker.consume({
+      queue: RESULTS,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async (message) => {
+          received.push(message.messageId);
+        }),
+      },
+    });
+    await admin.channel.deleteExchange(names.exchange(EXCHANGES.commands));
+
+    // Publishing to the missing exchange makes the broker close the channel (404): retryable.
+    await expect(
+      broker.publisher.publish(outgoing(AddinJobResultCommand, resultMessage())),
+    ).rejects.toMatchObject({
+      code: 'broker_unavailable',
+      retryable: true,
+      message: expect.stringContaining('NOT_FOUND'),
+    });
+    await waitFor(() => logs.messages('publisher channel closed by the broker').length === 1, {
+      what: 'the channel error',
+    });
+    // The next publish waits for the reopened channel and the re-created exchange and binding.
+    const after = resultMessage();
+    await broker.publisher.publish(outgoing(AddinJobResultCommand, after));
+    await waitFor(() => received.includes(after.messageId), { what: 'the message published after recovery' });
+    expect(broker.health().connected).toBe(true);
+  });
+
+  it('stops one consumer on request while the broker keeps publishing', async () => {
+    const { broker, names } = await startBroker();
+    const received: string[] = [];
+    const consumer = broker.consume({
+      queue: RESULTS,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async (message) => {
+          received.push(message.messageId);
+        }),
+      },
+    });
+    await consumer.ready;
+    await consumer.stop();
+
+    expect(broker.health()).toEqual({ connected: true, consumers: [] });
+    await broker.publisher.publish(outgoing(AddinJobResultCommand, resultMessage()));
+    await waitFor(async () => (await admin.count(names.queue(RESULTS))) === 1, {
+      what: 'the message to wait in the queue',
+    });
+    expect(received).toEqual([]);
   });
 });

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { claimInbox, withInbox, withInboxPg } from '../src/inbox';
-import { enqueueOutbox, fromPgClient, fromPrismaTx, withPgTransaction, type PrismaRawExecutor } from '../src/outbox';
+import {
+  enqueueOutbox,
+  fromPgClient,
+  fromPrismaTx,
+  withPgTransaction,
+  type PrismaRawExecutor,
+} from '../src/outbox';
 import { testMessage } from './support/outbox-broker';
 import { createTestSchema, eventually, type TestSchema } from './support/pg-schema';
 import { pgTransactor } from './support/pg-transactor';
@@ -32,7 +38,10 @@ async function increment(tx: PrismaRawExecutor, name: string): Promise<number> {
 }
 
 async function counter(name: string): Promise<number | undefined> {
-  const { rows } = await db.pool.query<{ value: number }>('SELECT value FROM effect_counter WHERE name = $1', [name]);
+  const { rows } = await db.pool.query<{ value: number }>(
+    'SELECT value FROM effect_counter WHERE name = $1',
+    [name],
+  );
   return rows[0]?.value;
 }
 
@@ -86,15 +95,24 @@ describe('withInbox', () => {
       await firstMayFinish;
       return 'first';
     });
-    await eventually(async () => ((await counterInProgress()) ? true : undefined), 'the first delivery to claim');
+    await eventually(
+      async () => ((await counterInProgress()) ? true : undefined),
+      'the first delivery to claim',
+    );
     const second = withInbox(prisma, key, async (tx) => {
       await increment(tx, 'job');
       return 'second';
     });
-    await eventually(async () => ((await claimsWaitingOnLock()) === 1 ? true : undefined), 'the duplicate to wait');
+    await eventually(
+      async () => ((await claimsWaitingOnLock()) === 1 ? true : undefined),
+      'the duplicate to wait',
+    );
     releaseFirst();
 
-    expect(await Promise.all([first, second])).toEqual([{ duplicate: false, result: 'first' }, { duplicate: true }]);
+    expect(await Promise.all([first, second])).toEqual([
+      { duplicate: false, result: 'first' },
+      { duplicate: true },
+    ]);
     expect(await counter('job')).toBe(1);
     expect(await inboxRows(key.messageId)).toEqual([CONSUMER]);
   });
@@ -110,9 +128,15 @@ describe('withInbox', () => {
       await firstFails;
       throw new Error('the shared drive is down');
     });
-    await eventually(async () => ((await counterInProgress()) ? true : undefined), 'the first delivery to claim');
+    await eventually(
+      async () => ((await counterInProgress()) ? true : undefined),
+      'the first delivery to claim',
+    );
     const second = withInbox(prisma, key, async (tx) => increment(tx, 'job'));
-    await eventually(async () => ((await claimsWaitingOnLock()) === 1 ? true : undefined), 'the duplicate to wait');
+    await eventually(
+      async () => ((await claimsWaitingOnLock()) === 1 ? true : undefined),
+      'the duplicate to wait',
+    );
     failFirst();
 
     await expect(first).rejects.toThrow('the shared drive is down');
@@ -150,7 +174,11 @@ describe('withInboxPg', () => {
   it('applies the effect of a redelivered message once and rolls back with a failing effect', async () => {
     const key = { consumer: CONSUMER, messageId: randomUUID() };
     const effect = async (client: PoolClient) =>
-      (await client.query("INSERT INTO effect_counter VALUES ('job', 1) ON CONFLICT (name) DO UPDATE SET value = effect_counter.value + 1")).rowCount;
+      (
+        await client.query(
+          "INSERT INTO effect_counter VALUES ('job', 1) ON CONFLICT (name) DO UPDATE SET value = effect_counter.value + 1",
+        )
+      ).rowCount;
 
     await expect(
       withInboxPg(db.pool, key, async (client) => {
@@ -168,8 +196,15 @@ describe('withInboxPg', () => {
     const key = { consumer: CONSUMER, messageId: randomUUID() };
     const outcomes = await Promise.all(
       Array.from({ length: 8 }, () =>
-        withInboxPg(db.pool, key, async (client) =>
-          (await client.query("INSERT INTO effect_counter VALUES ('job', 1) ON CONFLICT (name) DO UPDATE SET value = effect_counter.value + 1")).rowCount,
+        withInboxPg(
+          db.pool,
+          key,
+          async (client) =>
+            (
+              await client.query(
+                "INSERT INTO effect_counter VALUES ('job', 1) ON CONFLICT (name) DO UPDATE SET value = effect_counter.value + 1",
+              )
+            ).rowCount,
         ),
       ),
     );

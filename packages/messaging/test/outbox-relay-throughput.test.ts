@@ -23,20 +23,49 @@ afterAll(async () => {
 
 const rate = (count: number, ms: number) => `${Math.round((count / ms) * 1000)} msg/s`;
 
+it('baseline: publishes 10,000 messages straight through the broker publisher, 500 at a time', async () => {
+  const messages = Array.from({ length: 10_000 }, (_, i) => testMessage(i));
+  const startedAt = performance.now();
+  for (let i = 0; i < messages.length; i += 500) {
+    await Promise.all(messages.slice(i, i + 500).map((m) => broker.publisher.publish(m)));
+  }
+  const arrived = await broker.waitFor(
+    messages.map((m) => m.envelope.messageId),
+    60_000,
+  );
+  const elapsed = Math.max(...arrived.map((r) => r.at)) - startedAt;
+  process.stdout.write(
+    `baseline, no outbox: 10,000 messages → queue in ${elapsed.toFixed(0)} ms = ${rate(10_000, elapsed)}\n`,
+  );
+  expect(arrived).toHaveLength(10_000);
+});
+
 it('relays a backlog of 10,000 rows to a real queue, each exactly once', async () => {
   const messages = Array.from({ length: 10_000 }, (_, i) => testMessage(i));
   for (let i = 0; i < messages.length; i += 500) {
-    await withPgTransaction(db.pool, (client) => enqueueOutbox(fromPgClient(client), messages.slice(i, i + 500)));
+    await withPgTransaction(db.pool, (client) =>
+      enqueueOutbox(fromPgClient(client), messages.slice(i, i + 500)),
+    );
   }
 
   const startedAt = performance.now();
-  const relay = await startOutboxRelay({ pool: db.pool, schema: db.schema, publisher: broker.publisher, log });
+  const relay = await startOutboxRelay({
+    pool: db.pool,
+    schema: db.schema,
+    publisher: broker.publisher,
+    log,
+  });
   try {
-    const arrived = await broker.waitFor(messages.map((m) => m.envelope.messageId), 60_000);
+    const arrived = await broker.waitFor(
+      messages.map((m) => m.envelope.messageId),
+      60_000,
+    );
     const elapsed = Math.max(...arrived.map((r) => r.at)) - startedAt;
     await relay.drained();
     await broker.flush();
-    process.stdout.write(`outbox relay backlog: 10,000 rows → queue in ${elapsed.toFixed(0)} ms = ${rate(10_000, elapsed)}\n`);
+    process.stdout.write(
+      `outbox relay backlog: 10,000 rows → queue in ${elapsed.toFixed(0)} ms = ${rate(10_000, elapsed)}\n`,
+    );
     expect(messages.filter((m) => broker.countOf(m.envelope.messageId) !== 1)).toEqual([]);
     expect(await relay.pending()).toBe(0);
   } finally {
@@ -45,7 +74,12 @@ it('relays a backlog of 10,000 rows to a real queue, each exactly once', async (
 });
 
 it('keeps up with 10,000 messages committed by concurrent producers in transactions of 10', async () => {
-  const relay = await startOutboxRelay({ pool: db.pool, schema: db.schema, publisher: broker.publisher, log });
+  const relay = await startOutboxRelay({
+    pool: db.pool,
+    schema: db.schema,
+    publisher: broker.publisher,
+    log,
+  });
   try {
     await relay.drained();
     const messages = Array.from({ length: 10_000 }, (_, i) => testMessage(i));
@@ -56,14 +90,19 @@ it('keeps up with 10,000 messages committed by concurrent producers in transacti
       await Promise.all(
         [0, 1, 2, 3].map(async (producer) => {
           for (let b = producer; b < batches.length; b += 4) {
-            await withPgTransaction(db.pool, (client) => enqueueOutbox(fromPgClient(client), batches[b] ?? []));
+            await withPgTransaction(db.pool, (client) =>
+              enqueueOutbox(fromPgClient(client), batches[b] ?? []),
+            );
           }
         }),
       );
       return performance.now() - startedAt;
     })();
 
-    const arrived = await broker.waitFor(messages.map((m) => m.envelope.messageId), 60_000);
+    const arrived = await broker.waitFor(
+      messages.map((m) => m.envelope.messageId),
+      60_000,
+    );
     const produced = await producing;
     const elapsed = Math.max(...arrived.map((r) => r.at)) - startedAt;
     await relay.drained();

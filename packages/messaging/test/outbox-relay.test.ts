@@ -1,4 +1,4 @@
-import { createLogger, createMetrics, type Logger, type Metrics } from '@mcms/platform';
+import { createLogger, createMetrics, unavailable, type Logger, type Metrics } from '@mcms/platform';
 import { enqueueOutbox, fromPgClient, withPgTransaction } from '../src/outbox';
 import { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from '../src/outbox-relay';
 import type { OutgoingMessage, Publisher } from '../src/types';
@@ -37,7 +37,13 @@ afterEach(async () => {
 });
 
 async function start(options: Partial<OutboxRelayOptions> = {}): Promise<OutboxRelay> {
-  const relay = await startOutboxRelay({ pool: db.pool, schema: db.schema, publisher: broker.publisher, log, ...options });
+  const relay = await startOutboxRelay({
+    pool: db.pool,
+    schema: db.schema,
+    publisher: broker.publisher,
+    log,
+    ...options,
+  });
   relays.push(relay);
   return relay;
 }
@@ -66,7 +72,9 @@ describe('startOutboxRelay', () => {
   it('publishes every enqueued row once, in relay order, and deletes it', async () => {
     const metrics = createMetrics({ service: 'test', defaultMetrics: false });
     const relay = await start({ metrics });
-    const batches = Array.from({ length: 5 }, (_, b) => Array.from({ length: 10 }, (_, i) => testMessage(b * 10 + i)));
+    const batches = Array.from({ length: 5 }, (_, b) =>
+      Array.from({ length: 10 }, (_, i) => testMessage(b * 10 + i)),
+    );
 
     for (const batch of batches) await enqueue(batch);
     await broker.waitFor(ids(batches.flat()));
@@ -167,7 +175,10 @@ describe('startOutboxRelay', () => {
     const hanging: Array<(err: Error) => void> = [];
     const dying: Publisher = { publish: () => new Promise<void>((_resolve, reject) => hanging.push(reject)) };
     await start({ publisher: dying, stopTimeoutMs: 5_000 });
-    await eventually(async () => (hanging.length === 5 ? true : undefined), 'the dying relay to take the rows');
+    await eventually(
+      async () => (hanging.length === 5 ? true : undefined),
+      'the dying relay to take the rows',
+    );
 
     // Its database session dies with it: the transaction rolls back and the row locks go.
     await db.pool.query(
@@ -176,7 +187,10 @@ describe('startOutboxRelay', () => {
       [db.schema],
     );
     await eventually(async () => {
-      const { rows } = await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT id, message_id%'`, [db.schema]);
+      const { rows } = await db.pool.query(
+        `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT id, message_id%'`,
+        [db.schema],
+      );
       return rows.length === 0 ? true : undefined;
     }, 'the dead session to go');
     const next = await start({ publisher: await broker.newPublisher(), fallbackPollMs: 60_000 });
@@ -192,7 +206,9 @@ describe('startOutboxRelay', () => {
   it('lets two relays on one table publish each of 5,000 messages exactly once', async () => {
     const metricsA = createMetrics({ service: 'a', defaultMetrics: false });
     const metricsB = createMetrics({ service: 'b', defaultMetrics: false });
-    const transactions = Array.from({ length: 250 }, (_, t) => Array.from({ length: 20 }, (_, i) => testMessage(t * 20 + i)));
+    const transactions = Array.from({ length: 250 }, (_, t) =>
+      Array.from({ length: 20 }, (_, i) => testMessage(t * 20 + i)),
+    );
     // Half is waiting when both relays start (they race for the same first rows), half arrives while they run.
     await Promise.all(transactions.slice(0, 125).map((messages) => enqueue(messages)));
     const [a, b] = await Promise.all([
@@ -255,7 +271,7 @@ describe('startOutboxRelay', () => {
       publish(message) {
         calls += 1;
         if (calls <= 20 && calls % 2 === 0) {
-          return Promise.reject(Object.assign(new Error('connection closed'), { retryable: true }));
+          return Promise.reject(unavailable('the broker connection closed'));
         }
         return broker.publisher.publish(message);
       },
@@ -289,13 +305,16 @@ describe('startOutboxRelay', () => {
     await enqueue([message]);
 
     await broker.waitFor([message.envelope.messageId], 5_000);
-    expect(logLines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('LISTEN') }));
+    expect(logLines).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: expect.stringContaining('LISTEN') }),
+    );
   });
 
   it('finishes the pass in progress on stop, then releases its connections and publishes no more', async () => {
     const gate: Array<() => void> = [];
     const gated: Publisher = {
-      publish: (message) => new Promise<void>((resolve) => gate.push(resolve)).then(() => broker.publisher.publish(message)),
+      publish: (message) =>
+        new Promise<void>((resolve) => gate.push(resolve)).then(() => broker.publisher.publish(message)),
     };
     const relay = await start({ publisher: gated });
     const inFlight = [testMessage(1), testMessage(2), testMessage(3)];

@@ -59,10 +59,14 @@ describe('enqueueOutbox', () => {
     const second = testMessage(2);
     await withPgTransaction(db.pool, (client) => enqueueOutbox(fromPgClient(client), first));
 
-    const again = await withPgTransaction(db.pool, (client) => enqueueOutbox(fromPgClient(client), [first, second, second]));
+    const again = await withPgTransaction(db.pool, (client) =>
+      enqueueOutbox(fromPgClient(client), [first, second, second]),
+    );
 
     expect(again).toBe(1);
-    const { rows } = await db.pool.query<{ message_id: string }>('SELECT message_id FROM outbox_message ORDER BY id');
+    const { rows } = await db.pool.query<{ message_id: string }>(
+      'SELECT message_id FROM outbox_message ORDER BY id',
+    );
     expect(rows.map((r) => r.message_id)).toEqual([first.envelope.messageId, second.envelope.messageId]);
   });
 

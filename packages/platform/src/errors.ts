@@ -128,11 +128,21 @@ export function issuePath(path: readonly PropertyKey[]): string {
     .join('.');
 }
 
+/**
+ * One `{ path, message }` per zod issue; an unknown key is reported at its own path
+ * (`extra: unknown field`), so the client sees which field to remove.
+ */
+export function fieldIssuesOf(err: z.core.$ZodError): FieldIssue[] {
+  return err.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: issuePath([...issue.path, key]), message: 'unknown field' }))
+      : [{ path: issuePath(issue.path), message: issue.message }],
+  );
+}
+
 /** Maps a zod error to {@link validationFailed}, one `{ path, message }` per issue. */
 export function fromZodError(err: z.core.$ZodError): AppError {
-  return validationFailed(
-    err.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message })),
-  );
+  return validationFailed(fieldIssuesOf(err));
 }
 
 /**

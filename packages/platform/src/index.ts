@@ -2,6 +2,7 @@
 export {
   AppError,
   badRequest,
+  fieldIssuesOf,
   conflict,
   forbidden,
   fromZodError,
@@ -55,3 +56,22 @@ export {
   type ShutdownResult,
   type ShutdownStep,
 } from './shutdown';
+export {
+  bearerToken,
+  createJwtAuth,
+  DEV_JWT_SECRET,
+  hasRole,
+  jwtSecretFrom,
+  requireRole,
+  ROLES,
+  type JwtAuth,
+  type Principal,
+  type Role,
+} from './auth';
+export {
+  mountRoute,
+  userAuthenticator,
+  type Authenticate,
+  type RouteInput,
+  type RouteResult,
+} from './routes';

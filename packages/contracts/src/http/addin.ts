@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Code, DeviceId, Id, JobParameters, OutputFiles, ResultMessage, Timestamp } from '../fields';
+import { Code, DeviceId, Id, JobParameters, OutputFiles, ResultMessage, text, Timestamp } from '../fields';
 import { defineRoute, ErrorBody } from './define-route';
 
 export const AddinJobStatus = z.enum(['Pending', 'InProgress', 'Completed', 'Failed']);
@@ -44,7 +44,7 @@ export const Lease = z.object({ leaseExpiresAt: Timestamp }).meta({ id: 'Lease' 
 
 export const CreateKeyBody = z
   .strictObject({
-    name: z.string().trim().min(1).max(200).optional(),
+    name: text(200).trim().min(1).optional(),
     expiresInDays: z.number().int().min(1).max(365).optional(),
   })
   .meta({ id: 'CreateKeyBody' });
@@ -91,6 +91,10 @@ export const addinRoutes = {
       200: { description: 'A job, now InProgress for this device', schema: AddinJob },
       204: { description: 'No job within waitSeconds' },
       ...addinErrors,
+      503: {
+        description: 'Too many add-ins are waiting on this instance: retry after Retry-After seconds',
+        schema: ErrorBody,
+      },
     },
   }),
   heartbeat: defineRoute({
@@ -121,7 +125,10 @@ export const addinRoutes = {
       200: { description: 'The final job (the same answer for a repeated identical body)', schema: AddinJob },
       ...addinErrors,
       ...unknownJob,
-      409: { description: 'Job not InProgress, or a different result than the recorded one', schema: ErrorBody },
+      409: {
+        description: 'Job not InProgress, or a different result than the recorded one',
+        schema: ErrorBody,
+      },
     },
   }),
   get: defineRoute({
@@ -168,4 +175,3 @@ export const addinRoutes = {
     },
   }),
 } as const;
-

@@ -1,4 +1,10 @@
-export { defineRoute, ErrorBody, type RouteAuth, type RouteDefinition, type RouteResponse } from './define-route';
+export {
+  defineRoute,
+  ErrorBody,
+  type RouteAuth,
+  type RouteDefinition,
+  type RouteResponse,
+} from './define-route';
 export {
   CommentBody,
   CreateRoutingBody,
@@ -25,5 +31,13 @@ export {
   NextJobQuery,
   ResultStatus,
 } from './addin';
-export { ApprovalOutcome, ChangeType, GenerationOutcome, HistoryEntry, HistoryOutcome, historyRoutes } from './history';
+export {
+  ApprovalOutcome,
+  ChangeType,
+  GenerationOutcome,
+  HistoryEntry,
+  HistoryOutcome,
+  historyRoutes,
+} from './history';
 export { buildOpenApiDocument, type OpenApiOptions } from './openapi';
+export { openApiFor, serviceApis, type ServiceWithApi } from './services';

@@ -1,15 +1,25 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { openApiFor, serviceApis, type ServiceWithApi } from './services';
 import { addinRoutes } from './addin';
 import { historyRoutes } from './history';
 import { buildOpenApiDocument } from './openapi';
 import { routingRoutes } from './routings';
 
 type Doc = {
-  paths: Record<string, Record<string, { security: unknown[]; parameters?: Array<{ name: string; required: boolean }> }>>;
+  paths: Record<
+    string,
+    Record<string, { security: unknown[]; parameters?: Array<{ name: string; required: boolean }> }>
+  >;
   components: { schemas: Record<string, unknown> };
 };
 
 const all = [...Object.values(routingRoutes), ...Object.values(addinRoutes), ...Object.values(historyRoutes)];
-const doc = buildOpenApiDocument({ title: 't', version: '1.0.0', description: 'd', routes: all }) as unknown as Doc;
+const doc = buildOpenApiDocument({
+  title: 't',
+  version: '1.0.0',
+  description: 'd',
+  routes: all,
+}) as unknown as Doc;
 
 function refs(value: unknown, found: string[] = []): string[] {
   if (Array.isArray(value)) value.forEach((v) => refs(v, found));
@@ -50,5 +60,24 @@ describe('the generated OpenAPI document', () => {
     expect(next).toEqual([expect.objectContaining({ name: 'waitSeconds', required: false })]);
     const get = doc.paths['/api/routings/{id}']?.get?.parameters;
     expect(get).toEqual([expect.objectContaining({ name: 'id', required: true })]);
+  });
+});
+
+describe('each service OpenAPI document', () => {
+  it.each(Object.keys(serviceApis) as ServiceWithApi[])(
+    'is a valid OpenAPI 3.1 document: %s',
+    async (service) => {
+      const document = openApiFor(service, '1.0.0');
+      // validate() dereferences in place, so it gets a copy.
+      await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeDefined();
+    },
+  );
+
+  it('fails validation when a reference is broken (the validator is really checking)', async () => {
+    const document = structuredClone(openApiFor('addin-gateway', '1.0.0')) as {
+      components: { schemas: Record<string, unknown> };
+    };
+    delete document.components.schemas.AddinJob;
+    await expect(SwaggerParser.validate(document as never)).rejects.toThrow(/AddinJob/);
   });
 });

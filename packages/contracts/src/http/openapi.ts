@@ -28,12 +28,17 @@ const securityOf: Record<RouteAuth, Array<Record<string, string[]>>> = {
 export function buildOpenApiDocument(options: OpenApiOptions): Record<string, unknown> {
   const components: Record<string, JsonSchema> = {};
   const toSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
-    const { $schema: _s, $defs, ...rest } = z.toJSONSchema(schema, {
+    const {
+      $schema: _s,
+      $defs,
+      ...rest
+    } = z.toJSONSchema(schema, {
       target: 'draft-2020-12',
       io,
       unrepresentable: 'any',
     }) as JsonSchema & { $defs?: Record<string, JsonSchema> };
-    for (const [id, definition] of Object.entries($defs ?? {})) components[id] = relink(definition) as JsonSchema;
+    for (const [id, definition] of Object.entries($defs ?? {}))
+      components[id] = relink(definition) as JsonSchema;
     const id = z.globalRegistry.get(schema)?.id;
     if (typeof id === 'string') {
       const { id: _id, ...body } = rest;
@@ -85,7 +90,12 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
     components: {
       schemas: Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b))),
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'HS256; claims sub, roles' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'HS256; claims sub, roles',
+        },
         addinKey: { type: 'apiKey', in: 'header', name: 'X-Addin-Key' },
         addinDevice: { type: 'apiKey', in: 'header', name: 'X-Addin-Device', description: 'Workstation id' },
       },
@@ -114,7 +124,9 @@ function relink(value: unknown): unknown {
     return Object.fromEntries(
       Object.entries(value).map(([key, inner]) => [
         key,
-        key === '$ref' && typeof inner === 'string' ? inner.replace('#/$defs/', '#/components/schemas/') : relink(inner),
+        key === '$ref' && typeof inner === 'string'
+          ? inner.replace('#/$defs/', '#/components/schemas/')
+          : relink(inner),
       ]),
     );
   }

@@ -24,7 +24,9 @@ describe('the add-in completion body', () => {
     });
     expect(result.success).toBe(false);
     const paths = result.error!.issues.map((i) => i.path.join('.'));
-    expect(paths).toEqual(expect.arrayContaining(['resultStatus', 'message', 'outputs.0.path', 'outputs.0.sha256', '']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['resultStatus', 'message', 'outputs.0.path', 'outputs.0.sha256', '']),
+    );
   });
 });
 
@@ -42,5 +44,15 @@ describe('query strings', () => {
 
   it('requires a non-blank rejection reason', () => {
     expect(RejectBody.safeParse({ reason: '   ' }).success).toBe(false);
+  });
+});
+
+describe('free text', () => {
+  it('refuses NUL characters, which PostgreSQL cannot store, in messages, comments and reasons', () => {
+    expect(CompleteJobBody.safeParse({ resultStatus: 'failed', message: 'bad\0byte' }).success).toBe(false);
+    expect(RejectBody.safeParse({ reason: 'no\0' }).success).toBe(false);
+    expect(CompleteJobBody.safeParse({ resultStatus: 'failed', message: 'ünïcödé ✓ 完了' }).success).toBe(
+      true,
+    );
   });
 });

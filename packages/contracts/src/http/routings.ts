@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Code, Id, SemVer, Timestamp } from '../fields';
+import { Code, Id, SemVer, text, Timestamp } from '../fields';
 import { defineRoute, ErrorBody } from './define-route';
 
 export const RoutingStatus = z.enum(['Draft', 'PendingApproval', 'Approved', 'Rejected']);
@@ -30,8 +30,8 @@ export type Routing = z.infer<typeof Routing>;
 export const CreateRoutingBody = z
   .strictObject({ routingCode: Code, itemCode: Code, revisionCode: Code })
   .meta({ id: 'CreateRoutingBody' });
-export const CommentBody = z.strictObject({ comment: z.string().max(4000).optional() }).meta({ id: 'CommentBody' });
-export const RejectBody = z.strictObject({ reason: z.string().trim().min(1).max(4000) }).meta({ id: 'RejectBody' });
+export const CommentBody = z.strictObject({ comment: text(4000).optional() }).meta({ id: 'CommentBody' });
+export const RejectBody = z.strictObject({ reason: text(4000).trim().min(1) }).meta({ id: 'RejectBody' });
 
 export const RoutingIdParams = z.object({ id: Id });
 export const ListRoutingsQuery = z.strictObject({

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { Socket } from 'node:net';
+import { createServer, connect as tcpConnect, Socket, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { AddinJobResultCommand, createMessage, type MessageOf } from '@mcms/contracts';
 import { createLogger, type Logger } from '@mcms/platform';
@@ -23,7 +23,11 @@ export function uniquePrefix(): string {
  */
 export async function waitFor<T>(
   probe: () => T | Promise<T>,
-  { timeoutMs = 10_000, intervalMs = 5, what = 'condition' }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+  {
+    timeoutMs = 10_000,
+    intervalMs = 5,
+    what = 'condition',
+  }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<NonNullable<T>> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
@@ -58,7 +62,9 @@ export function captureLogger(): { log: Logger; lines: LogLine[]; messages: (msg
 }
 
 /** A valid AddinJobResultCommand with fresh ids. */
-export function resultMessage(overrides: { correlationId?: string } = {}): MessageOf<typeof AddinJobResultCommand> {
+export function resultMessage(
+  overrides: { correlationId?: string } = {},
+): MessageOf<typeof AddinJobResultCommand> {
   return createMessage(
     AddinJobResultCommand,
     {
@@ -86,14 +92,20 @@ export interface Admin {
 }
 
 export async function openAdmin(): Promise<Admin> {
-  const connection = await connect(AMQP_URL, { clientProperties: { connection_name: `messaging-test-admin-${randomUUID().slice(0, 8)}` } });
+  const connection = await connect(AMQP_URL, {
+    clientProperties: { connection_name: `messaging-test-admin-${randomUUID().slice(0, 8)}` },
+  });
   connection.on('error', () => {});
   const channel = await connection.createChannel();
   channel.on('error', () => {});
   return {
     channel,
     take: (queue, timeoutMs = 10_000) =>
-      waitFor(async () => (await channel.get(queue, { noAck: true })) || undefined, { timeoutMs, intervalMs: 10, what: `a message in ${queue}` }),
+      waitFor(async () => (await channel.get(queue, { noAck: true })) || undefined, {
+        timeoutMs,
+        intervalMs: 10,
+        what: `a message in ${queue}`,
+      }),
     count: async (queue) => (await channel.checkQueue(queue)).messageCount,
     close: () => connection.close().catch(() => {}),
   };
@@ -104,7 +116,10 @@ export async function deleteTopology(topology: Topology): Promise<void> {
   const connection = await connect(AMQP_URL);
   connection.on('error', () => {});
   try {
-    for (const name of [...topology.queues.map((queue) => queue.name), ...topology.exchanges.map((exchange) => exchange.name)]) {
+    for (const name of [
+      ...topology.queues.map((queue) => queue.name),
+      ...topology.exchanges.map((exchange) => exchange.name),
+    ]) {
       // A failed delete closes the channel, so each gets its own.
       const channel = await connection.createChannel();
       channel.on('error', () => {});
@@ -125,37 +140,143 @@ export interface BrokerConnection {
 }
 
 export async function listConnections(): Promise<BrokerConnection[]> {
-  const { stdout } = await run('rabbitmqctl', ['list_connections', 'name', 'peer_port', 'client_properties', '--formatter', 'json', '-q']);
-  const rows = JSON.parse(stdout) as Array<{ name: string; peer_port: number; client_properties: Array<[string, string, unknown]> }>;
+  const { stdout } = await run('rabbitmqctl', [
+    'list_connections',
+    'name',
+    'peer_port',
+    'client_properties',
+    '--formatter',
+    'json',
+    '-q',
+  ]);
+  const rows = JSON.parse(stdout) as Array<{
+    name: string;
+    peer_port: number;
+    client_properties?: unknown;
+  }>;
   return rows.map((row) => ({
     name: row.name,
     peerPort: row.peer_port,
-    connectionName: row.client_properties.find(([key]) => key === 'connection_name')?.[2] as string | undefined,
+    connectionName: (Array.isArray(row.client_properties)
+      ? (row.client_properties as Array<[string, string, unknown]>)
+      : []
+    ).find(([key]) => key === 'connection_name')?.[2] as string | undefined,
   }));
 }
 
 /** Our connection only (other test files run in parallel): found by its `connection_name`. */
 export async function connectionNamed(connectionName: string): Promise<BrokerConnection> {
-  const matches = (await listConnections()).filter((connection) => connection.connectionName === connectionName);
-  if (matches.length !== 1) throw new Error(`expected one connection named ${connectionName}, found ${matches.length}`);
+  const matches = (await listConnections()).filter(
+    (connection) => connection.connectionName === connectionName,
+  );
+  if (matches.length !== 1)
+    throw new Error(`expected one connection named ${connectionName}, found ${matches.length}`);
   return matches[0] as BrokerConnection;
 }
 
-/** Has the broker close our connection, as an operator (or a broker restart) would. */
-export async function closeConnectionByBroker(connectionName: string): Promise<void> {
-  const connection = await connectionNamed(connectionName);
-  await run('rabbitmqctl', ['close_connection', connection.name, 'closed by a messaging test', '-q']);
+/**
+ * Looks up our connection (by `connection_name`) and returns a function that has the broker close it
+ * (CONNECTION_FORCED), as an operator or a node shutdown would. Looking up first keeps the slow part
+ * (rabbitmqctl listings) out of the moment of the kill.
+ */
+export async function prepareBrokerClose(connectionName: string): Promise<() => Promise<void>> {
+  const { peerPort } = await connectionNamed(connectionName);
+  // close_connection wants the Erlang pid, which only the plain (tab-separated) listing prints usably.
+  const { stdout } = await run('rabbitmqctl', [
+    'list_connections',
+    'pid',
+    'peer_port',
+    '-q',
+    '--no-table-headers',
+  ]);
+  const pid = stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .find(([, port]) => Number(port) === peerPort)?.[0];
+  if (!pid) throw new Error(`no connection pid for peer port ${peerPort}`);
+  return async () => {
+    await run('rabbitmqctl', ['close_connection', pid, 'closed by a messaging test', '-q']);
+  };
 }
 
 /**
- * Destroys our client socket of the connection named `connectionName`, as a network failure would:
- * no AMQP close handshake, the client just sees the socket go. Found through the peer port the
- * broker reports for that name.
+ * Looks up our client socket of the connection named `connectionName` (through the peer port the
+ * broker reports for that name) and returns a function that destroys it: no AMQP close handshake.
+ * With `error`, as a connection reset reports it; without, as code in this process closing it would
+ * (amqplib alone does not notice that one).
  */
-export async function destroyOurSocket(connectionName: string): Promise<void> {
+export async function prepareSocketDestroy(
+  connectionName: string,
+  error?: Error,
+): Promise<() => Promise<void>> {
   const { peerPort } = await connectionNamed(connectionName);
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
-  const socket = handles.find((handle): handle is Socket => handle instanceof Socket && handle.localPort === peerPort);
+  const socket = handles.find(
+    (handle): handle is Socket => handle instanceof Socket && handle.localPort === peerPort,
+  );
   if (!socket) throw new Error(`no socket of this process has local port ${peerPort}`);
-  socket.destroy();
+  return async () => {
+    socket.destroy(error);
+  };
+}
+
+/** A TCP proxy in front of the broker that a test can cut and keep shut. */
+export interface BrokerProxy {
+  /** The broker URL through the proxy. */
+  url: string;
+  /** While shut, the proxy drops every open connection and refuses new ones. */
+  shut(): void;
+  open(): void;
+  close(): Promise<void>;
+}
+
+export async function startBrokerProxy(): Promise<BrokerProxy> {
+  const target = new URL(AMQP_URL);
+  const pairs = new Set<[Socket, Socket]>();
+  let shut = false;
+  const server = createServer((client) => {
+    if (shut) {
+      client.destroy();
+      return;
+    }
+    const upstream = tcpConnect(Number(target.port || 5672), target.hostname);
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const drop = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = new URL(AMQP_URL);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return {
+    url: url.toString(),
+    shut() {
+      shut = true;
+      for (const [client, upstream] of pairs) {
+        client.destroy();
+        upstream.destroy();
+      }
+      pairs.clear();
+    },
+    open() {
+      shut = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const [client, upstream] of pairs) {
+          client.destroy();
+          upstream.destroy();
+        }
+        server.close(() => resolve());
+      }),
+  };
 }

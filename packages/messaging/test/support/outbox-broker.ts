@@ -92,7 +92,11 @@ export async function openOutboxTestBroker(): Promise<OutboxTestBroker> {
     (message) => {
       if (message === null) return;
       const envelope = JSON.parse(message.content.toString('utf8')) as { messageId: string };
-      received.push({ messageId: envelope.messageId, routingKey: message.fields.routingKey, at: performance.now() });
+      received.push({
+        messageId: envelope.messageId,
+        routingKey: message.fields.routingKey,
+        at: performance.now(),
+      });
       arrivals.set(envelope.messageId, (arrivals.get(envelope.messageId) ?? 0) + 1);
       const waiting = notify;
       notify = [];
@@ -107,7 +111,8 @@ export async function openOutboxTestBroker(): Promise<OutboxTestBroker> {
       const value = probe();
       if (value !== undefined) return value;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (received ${received.length})`);
+      if (left <= 0)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (received ${received.length})`);
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         notify.push(resolve);

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Client, escapeIdentifier, Pool } from 'pg';
 // Relative, not `@mcms/db`: the messaging package does not depend on the db package, its tests do.
-import { applyMigrations, pgPoolConfig } from '../../../db/src';
+import { applyMigrations, pgPoolConfig } from '@mcms/db';
 
 /** The server every messaging test uses; `TEST_DATABASE_URL` overrides it. */
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 // Any service's migrations create the outbox and inbox tables and the NOTIFY trigger; this one's are the real DDL.
 const MIGRATIONS_DIR = path.resolve(__dirname, '../../../../services/routing-worker/prisma/migrations');
@@ -27,7 +28,10 @@ export async function createTestSchema(extraDdl = ''): Promise<TestSchema> {
   const schema = `t_${randomBytes(6).toString('hex')}`;
   await applyMigrations({ databaseUrl: TEST_DATABASE_URL, schema, migrationsDir: MIGRATIONS_DIR });
   // Lets a test find its own sessions in pg_stat_activity while other test files run.
-  const pool = new Pool({ ...pgPoolConfig({ databaseUrl: TEST_DATABASE_URL, schema, applicationName: schema }), max: 10 });
+  const pool = new Pool({
+    ...pgPoolConfig({ databaseUrl: TEST_DATABASE_URL, schema, applicationName: schema }),
+    max: 10,
+  });
   // An idle connection that dies (a test terminates backends) must not crash the test process.
   pool.on('error', () => undefined);
   if (extraDdl) await pool.query(extraDdl);
@@ -48,7 +52,11 @@ export async function createTestSchema(extraDdl = ''): Promise<TestSchema> {
 }
 
 /** Polls `probe` until it returns a value other than `undefined`, or fails after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -11,7 +11,9 @@ export function pgTransactor(pool: Pool): PrismaTransactor<PrismaRawExecutor> {
   return {
     $transaction: (fn) =>
       withPgTransaction(pool, (client) =>
-        fn({ $executeRawUnsafe: async (query, ...values) => (await client.query(query, values)).rowCount ?? 0 }),
+        fn({
+          $executeRawUnsafe: async (query, ...values) => (await client.query(query, values)).rowCount ?? 0,
+        }),
       ),
   };
 }

@@ -1,0 +1,70 @@
+import type { PrismaClient } from '../generated/prisma/client';
+
+/** A stored add-in key: metadata and the hash, never the key. */
+export interface StoredKey {
+  keyId: string;
+  name: string | null;
+  keyHash: string;
+  createdBy: string;
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+/** Add-in keys in PostgreSQL. */
+export interface KeyStore {
+  insert(key: StoredKey): Promise<void>;
+  /**
+   * Registers a key given by configuration, by its hash: the first start inserts it; later starts push its
+   * expiry out to `key.expiresAt` (never back) unless it was revoked, which stays final.
+   */
+  registerConfigured(key: StoredKey): Promise<void>;
+  findByHash(keyHash: string): Promise<StoredKey | undefined>;
+  list(): Promise<StoredKey[]>;
+  /** Sets `revokedAt` unless already set; false for an unknown key. */
+  revoke(keyId: string, now: Date): Promise<boolean>;
+  /** Records a use at `now` unless one was recorded less than `resolutionMs` before (another replica, say). */
+  recordUse(keyId: string, now: Date, resolutionMs: number): Promise<void>;
+}
+
+/** The {@link KeyStore} on the gateway's Prisma client. */
+export function createKeyStore(prisma: PrismaClient): KeyStore {
+  return {
+    async insert(key) {
+      await prisma.addinKey.create({ data: key });
+    },
+
+    async registerConfigured(key) {
+      await prisma.$executeRaw`
+        INSERT INTO addin_key (key_id, name, key_hash, created_by, created_at, expires_at)
+        VALUES (${key.keyId}::uuid, ${key.name}, ${key.keyHash}, ${key.createdBy}, ${key.createdAt}::timestamptz,
+          ${key.expiresAt}::timestamptz)
+        ON CONFLICT (key_hash) DO UPDATE SET expires_at = GREATEST(addin_key.expires_at, EXCLUDED.expires_at)
+        WHERE addin_key.revoked_at IS NULL`;
+    },
+
+    async findByHash(keyHash) {
+      return (await prisma.addinKey.findUnique({ where: { keyHash } })) ?? undefined;
+    },
+
+    list: () => prisma.addinKey.findMany({ orderBy: [{ createdAt: 'asc' }, { keyId: 'asc' }] }),
+
+    async revoke(keyId, now) {
+      const existing = await prisma.addinKey.findUnique({ where: { keyId }, select: { keyId: true } });
+      if (existing === null) return false;
+      await prisma.addinKey.updateMany({ where: { keyId, revokedAt: null }, data: { revokedAt: now } });
+      return true;
+    },
+
+    async recordUse(keyId, now, resolutionMs) {
+      await prisma.addinKey.updateMany({
+        where: {
+          keyId,
+          OR: [{ lastUsedAt: null }, { lastUsedAt: { lte: new Date(now.getTime() - resolutionMs) } }],
+        },
+        data: { lastUsedAt: now },
+      });
+    },
+  };
+}

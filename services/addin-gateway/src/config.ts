@@ -1,0 +1,50 @@
+import { baseServiceConfig, envDurationMs, envInt, envPort, parseDurationMs } from '@mcms/platform';
+import { z } from 'zod';
+
+/**
+ * `MCMS_RETRY_DELAYS`: comma-separated durations between delivery attempts of a failed message
+ * (`1s,5s,30s,2m` = 5 attempts).
+ */
+function envDurationList(defaultValue: string) {
+  return z
+    .string()
+    .default(defaultValue)
+    .transform((text, ctx) => {
+      const delays = text.split(',').map((part) => parseDurationMs(part));
+      if (delays.length > 0 && delays.every((ms) => ms !== undefined && ms > 0)) return delays as number[];
+      ctx.issues.push({
+        code: 'custom',
+        input: text,
+        message: 'expected comma-separated durations above zero, like 1s,5s,30s,2m',
+      });
+      return z.NEVER;
+    });
+}
+
+/** The gateway's environment. Keys are the variable names; `loadConfig` names every bad one at once. */
+export const gatewayConfig = z.object({
+  ...baseServiceConfig,
+  PORT: envPort(8080),
+  MCMS_TOPOLOGY_PREFIX: z.string().default(''),
+  MCMS_QUEUE_TYPE: z.enum(['quorum', 'classic'], { error: 'expected quorum or classic' }).default('quorum'),
+  MCMS_RETRY_DELAYS: envDurationList('1s,5s,30s,2m'),
+  /** How long an add-in holds a job without a heartbeat. */
+  JOB_LEASE: envDurationMs('10m'),
+  /** Attempts (hand-outs) before a job whose leases keep running out fails. */
+  JOB_MAX_ATTEMPTS: envInt({ min: 1, max: 100, default: 5 }),
+  /** How long a job may wait for an add-in to take it before it fails. */
+  JOB_PENDING_TIMEOUT: envDurationMs('24h'),
+  /** How often expired leases and timed-out Pending jobs are looked for. */
+  LEASE_SWEEP_INTERVAL: envDurationMs('5s'),
+  /** Default lifetime of a new add-in key. */
+  ADDIN_KEY_TTL_DAYS: envInt({ min: 1, max: 365, default: 30 }),
+  /** A key registered at start (development, demos, tests); at least 16 characters. */
+  ADDIN_BOOTSTRAP_KEY: z.string().min(16, { error: 'expected at least 16 characters' }).optional(),
+  /** Long-polling `next` requests one process keeps waiting at once; more get 503 and Retry-After. */
+  LONG_POLL_MAX_WAITERS: envInt({ min: 1, max: 100_000, default: 1_000 }),
+  /** How often waiting requests look for jobs when no notification came (a missed NOTIFY). */
+  LONG_POLL_FALLBACK: envDurationMs('5s'),
+});
+
+/** The validated configuration. */
+export type GatewayConfig = z.output<typeof gatewayConfig>;

@@ -1,0 +1,85 @@
+// The composition root: the only file that reads process.env or builds infrastructure. Top to bottom, like a
+// checklist; shutdown runs in reverse.
+import { databaseSchemaFor, databaseUrlFor, pgPoolConfig, prismaAdapter } from '@mcms/db';
+import { connectBroker, startOutboxRelay } from '@mcms/messaging';
+import {
+  createJwtAuth,
+  createLogger,
+  createMetrics,
+  exitOnConfigError,
+  jwtSecretFrom,
+  loadConfig,
+  onShutdown,
+  startHttpServer,
+} from '@mcms/platform';
+import { Pool } from 'pg';
+import { buildApp, SERVICE_NAME } from './app';
+import { gatewayConfig } from './config';
+import { PrismaClient } from './generated/prisma/client';
+import { gatewayTopology } from './topology';
+
+async function main(): Promise<void> {
+  const config = exitOnConfigError(() => loadConfig(gatewayConfig, process.env));
+  const jwtSecret = exitOnConfigError(() => jwtSecretFrom(process.env));
+  const databaseUrl = databaseUrlFor('addin-gateway', process.env);
+  const schema = databaseSchemaFor('addin-gateway', process.env);
+
+  const log = createLogger({ service: SERVICE_NAME, level: config.LOG_LEVEL });
+  const metrics = createMetrics({ service: SERVICE_NAME });
+  const prisma = new PrismaClient({
+    adapter: prismaAdapter({ databaseUrl, schema, max: 10, applicationName: SERVICE_NAME }),
+  });
+  // The outbox relay and the long poll's LISTEN connection.
+  const pool = new Pool(
+    pgPoolConfig({ databaseUrl, schema, max: 5, applicationName: `${SERVICE_NAME}-relay` }),
+  );
+  pool.on('error', (err) => log.warn({ err }, 'idle PostgreSQL connection failed'));
+  const broker = await connectBroker({
+    url: config.AMQP_URL,
+    topology: gatewayTopology({
+      prefix: config.MCMS_TOPOLOGY_PREFIX,
+      queueType: config.MCMS_QUEUE_TYPE,
+      retryDelaysMs: config.MCMS_RETRY_DELAYS,
+    }),
+    log,
+    metrics,
+    connectionName: SERVICE_NAME,
+  });
+  const relay = await startOutboxRelay({ pool, schema, publisher: broker.publisher, log, metrics });
+
+  const app = buildApp({
+    prisma,
+    pool,
+    schema,
+    broker,
+    jwt: createJwtAuth({ secret: jwtSecret }),
+    log,
+    metrics,
+    settings: {
+      leaseMs: config.JOB_LEASE,
+      expiry: { maxAttempts: config.JOB_MAX_ATTEMPTS, pendingTimeoutMs: config.JOB_PENDING_TIMEOUT },
+      sweepIntervalMs: config.LEASE_SWEEP_INTERVAL,
+      keyTtlDays: config.ADDIN_KEY_TTL_DAYS,
+      bootstrapKey: config.ADDIN_BOOTSTRAP_KEY,
+      maxWaiters: config.LONG_POLL_MAX_WAITERS,
+      longPollFallbackMs: config.LONG_POLL_FALLBACK,
+    },
+  });
+  await app.start();
+  const http = await startHttpServer(app.http, { port: config.PORT, log });
+
+  // app.stop first: it answers waiting long polls, which http.close would otherwise wait out.
+  onShutdown(log, [
+    app.stop,
+    http.close,
+    broker.close,
+    relay.stop,
+    () => prisma.$disconnect(),
+    () => pool.end(),
+  ]);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,412 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AddinJob,
+  AddinJobQueued,
+  AddinJobResultCommand,
+  AddinJobStarted,
+  CONTRACTS_VERSION,
+  createMessage,
+  EspritGenerationCommand,
+  openApiFor,
+} from '@mcms/contracts';
+import { outgoing } from '@mcms/messaging';
+import { startGateway, waitFor, type GatewayHarness } from './support/gateway';
+
+const SHA_A = 'a'.repeat(64);
+const SHA_B = 'B'.repeat(64);
+
+let gw: GatewayHarness;
+let key: string;
+
+beforeAll(async () => {
+  // A long fallback timer: a long poll that is answered promptly was woken by the NOTIFY, not by the timer.
+  gw = await startGateway({ longPollFallbackMs: 60_000 });
+  key = gw.bootstrapKey;
+});
+
+afterAll(async () => {
+  await gw?.close();
+});
+
+// `next` hands out the oldest Pending job of the whole table: no test may see another's jobs.
+beforeEach(async () => {
+  await gw.prisma.$executeRaw`DELETE FROM addin_job`;
+});
+
+const device = () => `WS-${randomUUID().slice(0, 8)}`;
+const next = (dev: string, waitSeconds = 0) =>
+  gw.call('GET', `/api/addin/jobs/next?waitSeconds=${waitSeconds}`, { key, device: dev });
+const complete = (jobId: string, dev: string, body: unknown) =>
+  gw.call('POST', `/api/addin/jobs/${jobId}/complete`, { key, device: dev, body });
+
+async function claimedJob(): Promise<{ jobId: string; dev: string; job: AddinJob }> {
+  const jobId = await gw.queueJob();
+  const dev = device();
+  const answer = await next(dev);
+  expect(answer.status).toBe(200);
+  expect(answer.body.jobId).toBe(jobId);
+  return { jobId, dev, job: answer.body };
+}
+
+describe('creating jobs from EspritGenerationCommand', () => {
+  it('creates one Pending job even when the command is delivered twice, and announces it once', async () => {
+    const command = createMessage(
+      EspritGenerationCommand,
+      {
+        jobId: randomUUID(),
+        routingId: randomUUID(),
+        routingCode: 'GT310001',
+        itemCode: 'ITEM-7',
+        revisionCode: 'B',
+        camRevision: '1.2.0',
+        parameters: { machine: 'DMU-50' },
+        requestedBy: 'approver-1',
+      },
+      { correlationId: `corr-${randomUUID()}` },
+    );
+    const handledBefore = await gw.metric('mcms_messages_consumed_total', { outcome: 'ack' });
+    await gw.broker.publisher.publish(outgoing(EspritGenerationCommand, command));
+    await gw.broker.publisher.publish(outgoing(EspritGenerationCommand, command));
+    await waitFor(
+      async () => (await gw.metric('mcms_messages_consumed_total', { outcome: 'ack' })) === handledBefore + 2,
+      'both deliveries to be handled',
+    );
+    await gw.settle();
+
+    const rows = await gw.prisma.addinJob.findMany({ where: { routingId: command.payload.routingId } });
+    expect(rows).toHaveLength(1);
+    const answer = await gw.call('GET', `/api/addin/jobs/${command.payload.jobId}`, {
+      token: gw.token(['viewer']),
+    });
+    expect(answer.status).toBe(200);
+    expect(AddinJob.parse(answer.body)).toEqual({
+      jobId: command.payload.jobId,
+      routingId: command.payload.routingId,
+      routingCode: 'GT310001',
+      status: 'Pending',
+      attempt: 1,
+      parameters: { machine: 'DMU-50' },
+      createdAt: expect.any(String),
+      startedAt: null,
+      completedAt: null,
+      leaseExpiresAt: null,
+      claimedBy: null,
+      resultStatus: null,
+      message: null,
+      outputs: null,
+    });
+    const queued = gw.messagesOf(AddinJobQueued, command.payload.jobId);
+    expect(queued).toHaveLength(1);
+    expect(queued[0]).toMatchObject({
+      correlationId: command.correlationId,
+      causationId: command.messageId,
+      payload: {
+        jobId: command.payload.jobId,
+        routingId: command.payload.routingId,
+        routingCode: 'GT310001',
+        attempt: 1,
+      },
+    });
+  });
+});
+
+describe('GET /api/addin/jobs/next', () => {
+  it('hands each of 10 jobs to exactly one of 50 concurrent callers and answers 204 to the other 40', async () => {
+    const jobIds = [];
+    for (let i = 0; i < 10; i += 1) jobIds.push(await gw.queueJob());
+    const devices = Array.from({ length: 50 }, device);
+
+    const answers = await Promise.all(devices.map((dev) => next(dev)));
+
+    const handedOut = answers.filter((a) => a.status === 200).map((a) => a.body.jobId as string);
+    expect(answers.filter((a) => a.status === 204)).toHaveLength(40);
+    expect(handedOut.sort()).toEqual([...jobIds].sort());
+    const rows = await gw.prisma.addinJob.findMany();
+    expect(rows.every((row) => row.status === 'InProgress')).toBe(true);
+    for (const [index, answer] of answers.entries()) {
+      if (answer.status !== 200) continue;
+      expect(rows.find((row) => row.jobId === answer.body.jobId)?.claimedBy).toBe(devices[index]);
+    }
+    await gw.settle();
+    for (const jobId of jobIds) expect(gw.messagesOf(AddinJobStarted, jobId)).toHaveLength(1);
+  });
+
+  it('hands out the oldest Pending job, InProgress under a lease for the calling device', async () => {
+    const first = await gw.queueJob();
+    const second = await gw.queueJob();
+    const dev = device();
+
+    const answer = await next(dev);
+
+    expect(answer.status).toBe(200);
+    const job = AddinJob.parse(answer.body);
+    expect(job).toMatchObject({ jobId: first, status: 'InProgress', claimedBy: dev, attempt: 1 });
+    const leaseMs = Date.parse(job.leaseExpiresAt!) - Date.parse(job.startedAt!);
+    expect(leaseMs).toBe(600_000);
+    expect((await next(device())).body.jobId).toBe(second);
+    await gw.settle();
+    expect(gw.messagesOf(AddinJobStarted, first)[0]?.payload).toEqual({
+      jobId: first,
+      routingId: job.routingId,
+      routingCode: job.routingCode,
+      attempt: 1,
+      deviceId: dev,
+      leaseExpiresAt: job.leaseExpiresAt,
+    });
+  });
+
+  it('answers a long poll with a job that arrives while it waits, promptly and before its deadline', async () => {
+    const started = performance.now();
+    const waiting = next(device(), 5);
+    await waitFor(async () => (await gw.metric('mcms_addin_long_poll_waiters')) === 1, 'the request to wait');
+
+    const queuedAt = performance.now();
+    const jobId = await gw.queueJob();
+    const answer = await waiting;
+    const answeredAt = performance.now();
+
+    expect(answer.status).toBe(200);
+    expect(answer.body.jobId).toBe(jobId);
+    expect(answeredAt - started).toBeLessThan(5_000);
+    // Woken by the trigger's NOTIFY: the fallback timer is a minute away.
+    expect(answeredAt - queuedAt).toBeLessThan(1_500);
+  });
+
+  it('answers 204 when no job arrives before the deadline', async () => {
+    const started = performance.now();
+    const answer = await next(device(), 1);
+    expect(answer.status).toBe(204);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+  });
+
+  it('stops waiting for a client that hung up, and does not hand it a job', async () => {
+    const controller = new AbortController();
+    const waiting = next(device(), 5).catch(() => 'aborted');
+    void waiting;
+    const gone = gw
+      .call('GET', '/api/addin/jobs/next?waitSeconds=5', {
+        key,
+        device: 'WS-GONE',
+        signal: controller.signal,
+      })
+      .catch(() => 'aborted');
+    await waitFor(
+      async () => (await gw.metric('mcms_addin_long_poll_waiters')) === 2,
+      'both requests to wait',
+    );
+    controller.abort();
+    await gone;
+    await waitFor(
+      async () => (await gw.metric('mcms_addin_long_poll_waiters')) === 1,
+      'the gone request to stop waiting',
+    );
+
+    const jobId = await gw.queueJob();
+    const answer = (await waiting) as { status: number; body: { jobId: string; claimedBy: string } };
+    expect(answer.status).toBe(200);
+    expect(answer.body.jobId).toBe(jobId);
+    expect(answer.body.claimedBy).not.toBe('WS-GONE');
+  });
+
+  it('refuses waitSeconds outside 0..30 with 400 naming the field', async () => {
+    const answer = await next(device(), 31);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.details).toEqual([expect.objectContaining({ path: 'waitSeconds' })]);
+  });
+});
+
+describe('POST /api/addin/jobs/{jobId}/heartbeat', () => {
+  it('extends the lease for the holder and refuses any other device with 409', async () => {
+    const { jobId, dev, job } = await claimedJob();
+    gw.advanceClock(60_000);
+
+    const extended = await gw.call('POST', `/api/addin/jobs/${jobId}/heartbeat`, { key, device: dev });
+    const other = await gw.call('POST', `/api/addin/jobs/${jobId}/heartbeat`, { key, device: 'WS-OTHER' });
+
+    expect(extended.status).toBe(200);
+    // Ten minutes from the heartbeat: a minute (and the few milliseconds the calls took) after the first lease.
+    const movedBy = Date.parse(extended.body.leaseExpiresAt) - Date.parse(job.leaseExpiresAt!);
+    expect(movedBy).toBeGreaterThanOrEqual(60_000);
+    expect(movedBy).toBeLessThan(65_000);
+    expect(other.status).toBe(409);
+    expect(other.body.error.code).toBe('lease_not_held');
+    const row = await gw.prisma.addinJob.findUniqueOrThrow({ where: { jobId } });
+    expect(row.leaseExpiresAt?.toISOString()).toBe(extended.body.leaseExpiresAt);
+  });
+
+  it('refuses a heartbeat on a Pending job with 409 and on an unknown job with 404', async () => {
+    const jobId = await gw.queueJob();
+    const pending = await gw.call('POST', `/api/addin/jobs/${jobId}/heartbeat`, { key, device: device() });
+    const unknown = await gw.call('POST', `/api/addin/jobs/${randomUUID()}/heartbeat`, {
+      key,
+      device: device(),
+    });
+    expect([pending.status, pending.body.error.code]).toEqual([409, 'lease_not_held']);
+    expect(unknown.status).toBe(404);
+  });
+});
+
+describe('POST /api/addin/jobs/{jobId}/complete', () => {
+  const outputs = [
+    { path: 'GT310001.nc', sha256: SHA_B, sizeBytes: 2048 },
+    { path: 'GT310001.esp', sha256: SHA_A, sizeBytes: 4096 },
+  ];
+
+  it('records the result and sends exactly one AddinJobResultCommand', async () => {
+    const { jobId, dev, job } = await claimedJob();
+
+    const answer = await complete(jobId, dev, { resultStatus: 'completed', message: 'generated', outputs });
+
+    expect(answer.status).toBe(200);
+    expect(AddinJob.parse(answer.body)).toMatchObject({
+      jobId,
+      status: 'Completed',
+      resultStatus: 'completed',
+      message: 'generated',
+      claimedBy: dev,
+      leaseExpiresAt: null,
+      completedAt: expect.any(String),
+      outputs: [
+        { path: 'GT310001.esp', sha256: SHA_A, sizeBytes: 4096 },
+        { path: 'GT310001.nc', sha256: SHA_B.toLowerCase(), sizeBytes: 2048 },
+      ],
+    });
+    await gw.settle();
+    const commands = gw.messagesOf(AddinJobResultCommand, jobId);
+    expect(commands).toHaveLength(1);
+    const command = commands[0]!;
+    const created = gw.messagesOf(AddinJobQueued, jobId)[0]!;
+    expect(command.correlationId).toBe(created.correlationId);
+    expect(command.payload).toEqual({
+      jobId,
+      routingId: job.routingId,
+      resultStatus: 'completed',
+      message: 'generated',
+      outputs: answer.body.outputs,
+      attempt: 1,
+      deviceId: dev,
+      finishedAt: answer.body.completedAt,
+    });
+  });
+
+  it('answers the same completion sent 5 times with 200 and the same job, and sends one command', async () => {
+    const { jobId, dev } = await claimedJob();
+    const body = { resultStatus: 'failed', message: 'ESPRIT crashed: licence server unreachable' };
+
+    const answers = [await complete(jobId, dev, body)];
+    answers.push(...(await Promise.all([1, 2, 3, 4].map(() => complete(jobId, dev, body)))));
+
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+    for (const answer of answers) expect(answer.body).toEqual(answers[0]!.body);
+    expect(answers[0]!.body).toMatchObject({
+      status: 'Failed',
+      resultStatus: 'failed',
+      message: body.message,
+      outputs: [],
+    });
+    await gw.settle();
+    expect(gw.messagesOf(AddinJobResultCommand, jobId)).toHaveLength(1);
+    expect(await gw.relay.pending()).toBe(0);
+    expect(
+      await gw.metric('mcms_addin_job_completions_total', { outcome: 'replayed' }),
+    ).toBeGreaterThanOrEqual(4);
+  });
+
+  it('refuses a different result for a finished job with 409 and changes nothing', async () => {
+    const { jobId, dev } = await claimedJob();
+    const first = await complete(jobId, dev, { resultStatus: 'completed', outputs });
+
+    const conflicting = await complete(jobId, dev, { resultStatus: 'failed', message: 'actually not' });
+    const fewerFiles = await complete(jobId, dev, { resultStatus: 'completed', outputs: outputs.slice(1) });
+
+    expect(conflicting.status).toBe(409);
+    expect(conflicting.body.error.code).toBe('result_conflict');
+    expect(fewerFiles.status).toBe(409);
+    expect((await gw.call('GET', `/api/addin/jobs/${jobId}`, { key, device: dev })).body).toEqual(first.body);
+    await gw.settle();
+    expect(gw.messagesOf(AddinJobResultCommand, jobId)).toHaveLength(1);
+  });
+
+  it('refuses a Pending job (409 job_not_in_progress), a job held by another device (409 lease_not_held) and an unknown job (404)', async () => {
+    const { jobId } = await claimedJob();
+    const pendingId = await gw.queueJob();
+    const pending = await complete(pendingId, device(), { resultStatus: 'completed' });
+    const other = await complete(jobId, 'WS-OTHER', { resultStatus: 'completed' });
+    const unknown = await complete(randomUUID(), device(), { resultStatus: 'completed' });
+
+    expect([pending.status, pending.body.error.code]).toEqual([409, 'job_not_in_progress']);
+    expect([other.status, other.body.error.code]).toEqual([409, 'lease_not_held']);
+    expect(unknown.status).toBe(404);
+    expect((await gw.prisma.addinJob.findUniqueOrThrow({ where: { jobId } })).status).toBe('InProgress');
+  });
+
+  it('refuses invalid bodies with 400 naming each bad field', async () => {
+    const { jobId, dev } = await claimedJob();
+    const cases: Array<[unknown, string[]]> = [
+      [
+        { resultStatus: 'completed', outputs: [{ path: '../escape.nc', sha256: SHA_A, sizeBytes: 1 }] },
+        ['outputs.0.path'],
+      ],
+      [
+        { resultStatus: 'completed', outputs: [{ path: '/abs/a.nc', sha256: SHA_A, sizeBytes: 1 }] },
+        ['outputs.0.path'],
+      ],
+      [
+        { resultStatus: 'completed', outputs: [{ path: 'a.nc', sha256: 'abc', sizeBytes: 1 }] },
+        ['outputs.0.sha256'],
+      ],
+      [{ resultStatus: 'failed', message: 'x'.repeat(4001) }, ['message']],
+      [{ resultStatus: 'done' }, ['resultStatus']],
+      [{}, ['resultStatus']],
+      [
+        {
+          resultStatus: 'maybe',
+          message: 'x'.repeat(4001),
+          outputs: [{ path: 'a/../../b', sha256: 'zz', sizeBytes: -1 }],
+        },
+        ['resultStatus', 'message', 'outputs.0.path', 'outputs.0.sha256', 'outputs.0.sizeBytes'],
+      ],
+      [{ resultStatus: 'completed', extra: true }, ['extra']],
+    ];
+    for (const [body, paths] of cases) {
+      const answer = await complete(jobId, dev, body);
+      expect(answer.status).toBe(400);
+      expect(answer.body.error.code).toBe('validation_failed');
+      expect([...new Set(answer.body.error.details.map((d: { path: string }) => d.path))].sort()).toEqual(
+        [...paths].sort(),
+      );
+    }
+    const badId = await complete('not-a-uuid', dev, { resultStatus: 'completed' });
+    expect(badId.status).toBe(400);
+    expect(badId.body.error.details).toEqual([expect.objectContaining({ path: 'jobId' })]);
+    expect((await gw.prisma.addinJob.findUniqueOrThrow({ where: { jobId } })).status).toBe('InProgress');
+  });
+});
+
+describe('GET /api/addin/jobs/{jobId}', () => {
+  it('answers an add-in key or a viewer token, 401 without either, 404 for an unknown job', async () => {
+    const jobId = await gw.queueJob();
+    const byKey = await gw.call('GET', `/api/addin/jobs/${jobId}`, { key, device: device() });
+    const byViewer = await gw.call('GET', `/api/addin/jobs/${jobId}`, { token: gw.token(['viewer']) });
+    const anonymous = await gw.call('GET', `/api/addin/jobs/${jobId}`);
+    const unknown = await gw.call('GET', `/api/addin/jobs/${randomUUID()}`, { token: gw.token(['viewer']) });
+
+    expect(byKey.status).toBe(200);
+    expect(byViewer.body).toEqual(byKey.body);
+    expect(anonymous.status).toBe(401);
+    expect(unknown.status).toBe(404);
+  });
+});
+
+describe('the service', () => {
+  it('serves its OpenAPI document, generated from the contract', async () => {
+    const answer = await gw.call('GET', '/openapi.json');
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual(openApiFor('addin-gateway', CONTRACTS_VERSION));
+  });
+
+  it('is ready when PostgreSQL and RabbitMQ are', async () => {
+    const answer = await gw.call('GET', '/readyz');
+    expect(answer.body).toEqual({ status: 'ready', checks: { database: 'ok', rabbitmq: 'ok' } });
+  });
+});

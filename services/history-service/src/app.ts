@@ -1,0 +1,66 @@
+import { openApiFor } from '@mcms/contracts';
+import type { Broker, Consumer } from '@mcms/messaging';
+import { createHttpApp, userAuthenticator, type JwtAuth, type Logger, type Metrics } from '@mcms/platform';
+import express, { type Express } from 'express';
+import { HISTORY_EVENTS_QUEUE, historyEventHandlers } from './adapters/history-events.consumer';
+import { mountHistoryRoutes } from './adapters/history.routes';
+import { createPrismaHistoryStore } from './adapters/prisma-history-store';
+import type { PrismaClient } from './generated/prisma/client';
+
+// The same path from src/ (Jest) and dist/ (node): the service's own package.json.
+const { version: apiVersion } = require('../package.json') as { version: string };
+
+/** What the history-service is built from; `main.ts` makes them, component tests make their own. */
+export interface HistoryAppDeps {
+  prisma: PrismaClient;
+  broker: Broker;
+  jwt: JwtAuth;
+  log: Logger;
+  metrics: Metrics;
+  /** Events handled at once; default 64. */
+  prefetch?: number;
+}
+
+/** The service, not yet running: `http` to listen with, `start()` to consume, `stop()` to drain. */
+export interface HistoryApp {
+  http: Express;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function buildApp(deps: HistoryAppDeps): HistoryApp {
+  const { prisma, broker, jwt, log, metrics } = deps;
+  const store = createPrismaHistoryStore(prisma);
+  const openApi = openApiFor('history-service', apiVersion);
+
+  const http = createHttpApp({
+    log,
+    metrics,
+    readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
+    routes: (app) => {
+      const router = express.Router();
+      router.get('/openapi.json', (_req, res) => {
+        res.json(openApi);
+      });
+      mountHistoryRoutes(router, { store, authenticate: userAuthenticator(jwt) });
+      app.use(router);
+    },
+  });
+
+  let consumer: Consumer | undefined;
+  return {
+    http,
+    async start() {
+      consumer ??= broker.consume({
+        queue: HISTORY_EVENTS_QUEUE,
+        handlers: historyEventHandlers({ store, metrics }),
+        ...(deps.prefetch === undefined ? {} : { prefetch: deps.prefetch }),
+      });
+      await consumer.ready;
+    },
+    async stop() {
+      await consumer?.stop();
+      consumer = undefined;
+    },
+  };
+}

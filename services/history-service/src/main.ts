@@ -1,0 +1,67 @@
+// The composition root: the only file that reads process.env or opens connections.
+import { prismaAdapter } from '@mcms/db';
+import { connectBroker } from '@mcms/messaging';
+import {
+  createJwtAuth,
+  createLogger,
+  createMetrics,
+  exitOnConfigError,
+  onShutdown,
+  startHttpServer,
+} from '@mcms/platform';
+import { buildApp } from './app';
+import { loadHistoryServiceConfig } from './config';
+import { PrismaClient } from './generated/prisma/client';
+import { historyTopology } from './topology';
+
+const SERVICE = 'history-service';
+
+async function main(): Promise<void> {
+  const config = exitOnConfigError(() => loadHistoryServiceConfig(process.env));
+  const log = createLogger({ service: SERVICE, level: config.logLevel });
+  const metrics = createMetrics({ service: SERVICE });
+  const prisma = new PrismaClient({
+    adapter: prismaAdapter({
+      databaseUrl: config.databaseUrl,
+      schema: config.databaseSchema,
+      applicationName: SERVICE,
+    }),
+  });
+  const broker = await connectBroker({
+    url: config.amqpUrl,
+    topology: historyTopology({
+      prefix: config.topologyPrefix,
+      queueType: config.queueType,
+      retryDelaysMs: config.retryDelaysMs,
+    }),
+    log,
+    metrics,
+    connectionName: SERVICE,
+  });
+  const app = buildApp({ prisma, broker, jwt: createJwtAuth({ secret: config.jwtSecret }), log, metrics });
+  const http = await startHttpServer(app.http, { port: config.port, log });
+  await app.start();
+  // No outbox relay and no pg pool: the history writes entries only, it emits no messages.
+  onShutdown(log, [
+    function closeHttp() {
+      return http.close();
+    },
+    function stopConsumer() {
+      return app.stop();
+    },
+    function closeBroker() {
+      return broker.close();
+    },
+    function disconnectDatabase() {
+      return prisma.$disconnect();
+    },
+  ]);
+  log.info({ port: http.port }, 'history-service started');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `history-service failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,157 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Logger, Metrics } from '@mcms/platform';
+import { unavailable } from '@mcms/platform';
+import CircuitBreaker from 'opossum';
+import { normaliseOutputs, type OutputFile } from '../domain/cam-revision';
+import type { OutputProblem, OutputVerification } from '../domain/generation';
+import type { SharedDrive } from '../domain/ports';
+
+/** Options of {@link createFsSharedDrive}. */
+export interface FsSharedDriveOptions {
+  /** The mounted share (`W:\MCMS` on the workstations). */
+  root: string;
+  /** Budget of one operation on the share (checking one file, writing meta.json); past it the share counts as unreachable. */
+  timeoutMs: number;
+  log: Logger;
+  metrics?: Metrics;
+  /** How long the breaker stays open before letting one trial through; default 10 s. */
+  resetTimeoutMs?: number;
+}
+
+/** The shared drive on the local file system, behind a circuit breaker. */
+export interface FsSharedDrive extends SharedDrive {
+  /** Stops the breaker's statistics timers. */
+  close(): void;
+}
+
+// What a missing file looks like. Anything else the file system says (EACCES, EIO, ESTALE, a timeout,
+// the breaker open) is about the share, not the add-in's result: retryable, so the result is not lost.
+const MISSING = new Set(['ENOENT', 'ENOTDIR']);
+
+/**
+ * The shared drive as a mounted directory. Every operation goes through one opossum breaker with a
+ * timeout: when the share hangs or fails, callers get a retryable `dependency_unavailable` at once
+ * (the message waits in a retry tier) instead of piling up on a dead mount.
+ */
+export function createFsSharedDrive(options: FsSharedDriveOptions): FsSharedDrive {
+  const root = path.resolve(options.root);
+  const log = options.log.child({ component: 'shared-drive' });
+  const failures = options.metrics?.counter(
+    'mcms_shared_drive_failures_total',
+    'Shared-drive operations that failed or were refused',
+    ['operation'],
+  );
+  const breakerOpen = options.metrics?.gauge(
+    'mcms_shared_drive_breaker_open',
+    '1 while the shared-drive breaker is open',
+  );
+  const breaker = new CircuitBreaker(async (operation: () => Promise<unknown>) => operation(), {
+    name: 'shared-drive',
+    timeout: options.timeoutMs,
+    resetTimeout: options.resetTimeoutMs ?? 10_000,
+    errorThresholdPercentage: 50,
+    volumeThreshold: 3,
+  });
+  breaker.on('open', () => {
+    breakerOpen?.set(1);
+    log.warn({ root }, 'shared drive unreachable; breaker open');
+  });
+  breaker.on('halfOpen', () => log.info({ root }, 'shared drive breaker half-open; trying again'));
+  breaker.on('close', () => {
+    breakerOpen?.set(0);
+    log.info({ root }, 'shared drive reachable again; breaker closed');
+  });
+
+  async function guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return (await breaker.fire(fn)) as T;
+    } catch (err) {
+      failures?.inc({ operation });
+      const code = (err as { code?: unknown }).code;
+      throw unavailable(
+        `shared drive unavailable (${operation}: ${typeof code === 'string' ? code : (err as Error).message})`,
+        err,
+      );
+    }
+  }
+
+  async function assertRootReachable(): Promise<void> {
+    await guarded('root', async () => {
+      const info = await stat(root);
+      if (!info.isDirectory())
+        throw Object.assign(new Error(`${root} is not a directory`), { code: 'ENOTDIR' });
+    });
+  }
+
+  async function checkFile(folder: string, file: OutputFile): Promise<string | undefined> {
+    const target = path.resolve(folder, file.path);
+    if (!target.startsWith(folder + path.sep)) return 'resolves outside the routing folder';
+    return guarded('verify', async () => {
+      let info;
+      try {
+        info = await lstat(target);
+        if (info.isSymbolicLink()) {
+          const real = await realpath(target);
+          if (!real.startsWith((await realpath(folder)) + path.sep))
+            return 'links outside the routing folder';
+          info = await stat(real);
+        }
+      } catch (err) {
+        if (MISSING.has((err as { code?: string }).code ?? '')) return 'missing on the shared drive';
+        throw err;
+      }
+      if (!info.isFile()) return 'not a regular file';
+      if (info.size !== file.sizeBytes) return `size is ${info.size} bytes, expected ${file.sizeBytes}`;
+      const hash = createHash('sha256');
+      await pipeline(createReadStream(target), hash);
+      const actual = hash.digest('hex');
+      return actual === file.sha256 ? undefined : `SHA-256 is ${actual}, expected ${file.sha256}`;
+    });
+  }
+
+  return {
+    async verifyOutputs(segments, outputs) {
+      await assertRootReachable();
+      const folder = path.join(root, ...segments);
+      const problems: OutputProblem[] = [];
+      // One file at a time: the timeout then bounds one file, and a big STL doesn't starve the others.
+      for (const file of normaliseOutputs(outputs)) {
+        const reason = await checkFile(folder, file);
+        if (reason !== undefined) problems.push({ path: file.path, reason });
+      }
+      const verification: OutputVerification = problems.length === 0 ? { ok: true } : { ok: false, problems };
+      return verification;
+    },
+
+    async writeMetaJson(segments, content) {
+      await assertRootReachable();
+      const folder = path.join(root, ...segments);
+      const target = path.join(folder, 'meta.json');
+      // Same folder, so the rename is atomic: readers see the old file or the new one, never half of one.
+      const temp = path.join(folder, `.meta.json.${randomUUID()}.tmp`);
+      await guarded('write-meta', async () => {
+        try {
+          const handle = await open(temp, 'wx');
+          try {
+            await handle.writeFile(content, 'utf8');
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+          await rename(temp, target);
+        } catch (err) {
+          await unlink(temp).catch(() => undefined);
+          throw err;
+        }
+      });
+    },
+
+    close() {
+      breaker.shutdown();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import type { Broker, Consumer } from '@mcms/messaging';
+import { createHttpApp, type JwtAuth, type Logger, type Metrics } from '@mcms/platform';
+import type { Express } from 'express';
+import { createRoutingUseCases } from './application/routing-use-cases';
+import { jobProgressHandlers, jobResultHandlers } from './adapters/consumers';
+import { mountRoutingRoutes } from './adapters/http-routes';
+import { routingWorkerOpenApi } from './adapters/openapi';
+import { createPrismaRoutingStore } from './adapters/prisma-routing-store';
+import { PROGRESS_QUEUE, RESULTS_QUEUE } from './adapters/topology';
+import type { SharedDrive } from './domain/ports';
+import type { PrismaClient } from './generated/prisma/client';
+
+/** What the routing-worker is built from; `main.ts` makes the real ones, tests may pin time and ids. */
+export interface RoutingWorkerDeps {
+  prisma: PrismaClient;
+  /** Connected with `routingWorkerTopology(...)`. */
+  broker: Broker;
+  jwt: JwtAuth;
+  sharedDrive: SharedDrive;
+  log: Logger;
+  metrics: Metrics;
+  clock?: () => Date;
+  newId?: () => string;
+  /** Results handled at once per queue; default 16 (each holds a database connection while it commits). */
+  prefetch?: number;
+}
+
+/** The service, built but not started: nothing listens and nothing is consumed until asked. */
+export interface RoutingWorkerApp {
+  http: Express;
+  /** Starts the consumers; resolves once both are subscribed. */
+  start(): Promise<void>;
+  /** Stops the consumers, letting running handlers finish. */
+  stop(): Promise<void>;
+}
+
+export function buildApp(deps: RoutingWorkerDeps): RoutingWorkerApp {
+  const { prisma, broker, jwt, sharedDrive, log, metrics } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const store = createPrismaRoutingStore(prisma);
+  const useCases = createRoutingUseCases({ store, clock, newId: deps.newId ?? randomUUID });
+  const openApi = routingWorkerOpenApi();
+
+  const http = createHttpApp({
+    log,
+    metrics,
+    readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
+    routes: (app) => {
+      app.get('/openapi.json', (_req, res) => {
+        res.json(openApi);
+      });
+      mountRoutingRoutes(app, { useCases, jwt });
+    },
+  });
+
+  let consumers: Consumer[] = [];
+  return {
+    http,
+    async start() {
+      const prefetch = deps.prefetch ?? 16;
+      consumers = [
+        broker.consume({
+          queue: RESULTS_QUEUE,
+          handlers: jobResultHandlers({ store, sharedDrive, clock, metrics }),
+          prefetch,
+        }),
+        broker.consume({ queue: PROGRESS_QUEUE, handlers: jobProgressHandlers({ store, clock }), prefetch }),
+      ];
+      await Promise.all(consumers.map((consumer) => consumer.ready));
+    },
+    async stop() {
+      await Promise.all(consumers.map((consumer) => consumer.stop()));
+      consumers = [];
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// The routing-worker's composition root: the only file that reads process.env or builds infrastructure.
+import path from 'node:path';
+import { databaseSchemaFor, databaseUrlFor, pgPoolConfig, prismaAdapter } from '@mcms/db';
+import { connectBroker, startOutboxRelay } from '@mcms/messaging';
+import {
+  createJwtAuth,
+  createLogger,
+  createMetrics,
+  exitOnConfigError,
+  jwtSecretFrom,
+  loadConfig,
+  onShutdown,
+  startHttpServer,
+} from '@mcms/platform';
+import { Pool } from 'pg';
+import { buildApp } from './app';
+import { createFsSharedDrive } from './adapters/fs-shared-drive';
+import { routingWorkerTopology } from './adapters/topology';
+import { routingWorkerConfig } from './config';
+import { PrismaClient } from './generated/prisma/client';
+
+const SERVICE = 'routing-worker';
+
+async function main(): Promise<void> {
+  const { config, jwtSecret } = exitOnConfigError(() => ({
+    config: loadConfig(routingWorkerConfig, process.env),
+    jwtSecret: jwtSecretFrom(process.env),
+  }));
+  const log = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
+  const metrics = createMetrics({ service: SERVICE });
+  const databaseUrl = databaseUrlFor(SERVICE, process.env);
+  const schema = databaseSchemaFor(SERVICE, process.env);
+
+  const prisma = new PrismaClient({
+    adapter: prismaAdapter({ databaseUrl, schema, applicationName: SERVICE }),
+  });
+  const pool = new Pool({
+    ...pgPoolConfig({ databaseUrl, schema, applicationName: `${SERVICE}-outbox`, max: 4 }),
+  });
+  // An idle connection that dies (a database restart) must not crash the process; the next query reconnects.
+  pool.on('error', (err) => log.warn({ err }, 'idle outbox connection lost'));
+
+  const topology = routingWorkerTopology({
+    prefix: config.MCMS_TOPOLOGY_PREFIX,
+    queueType: config.MCMS_QUEUE_TYPE,
+    retryDelaysMs: config.MCMS_RETRY_DELAYS,
+  });
+  const broker = await connectBroker({
+    url: config.AMQP_URL,
+    topology,
+    log,
+    metrics,
+    connectionName: SERVICE,
+  });
+  const relay = await startOutboxRelay({ pool, schema, publisher: broker.publisher, log, metrics });
+  const sharedDrive = createFsSharedDrive({
+    root: path.resolve(config.SHARED_DRIVE_ROOT),
+    timeoutMs: config.SHARED_DRIVE_TIMEOUT,
+    log,
+    metrics,
+  });
+
+  const app = buildApp({
+    prisma,
+    broker,
+    jwt: createJwtAuth({ secret: jwtSecret }),
+    sharedDrive,
+    log,
+    metrics,
+  });
+  await app.start();
+  const http = await startHttpServer(app.http, { port: config.PORT, log });
+  log.info(
+    { port: http.port, sharedDriveRoot: path.resolve(config.SHARED_DRIVE_ROOT) },
+    'routing-worker started',
+  );
+
+  // Named, so the shutdown log says which step ran or failed.
+  const closeBroker = () => broker.close();
+  const disconnectPrisma = () => prisma.$disconnect();
+  const endOutboxPool = () => pool.end();
+  onShutdown(log, [
+    http.close,
+    app.stop,
+    closeBroker,
+    relay.stop,
+    sharedDrive.close,
+    disconnectPrisma,
+    endOutboxPool,
+  ]);
+}
+
+main().catch((err: unknown) => {
+  // The logger may not exist yet; stderr always does.
+  console.error('routing-worker failed to start', err);
+  process.exit(1);
+});
