@@ -27,5 +27,10 @@ export function outgoing<D extends MessageDefinition>(
   envelope: MessageEnvelope,
   headers?: Record<string, HeaderValue>,
 ): OutgoingMessage {
-  return { exchange: definition.exchange, routingKey: definition.routingKey, envelope, ...(headers ? { headers } : {}) };
+  return {
+    exchange: definition.exchange,
+    routingKey: definition.routingKey,
+    envelope,
+    ...(headers ? { headers } : {}),
+  };
 }

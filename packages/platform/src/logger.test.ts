@@ -29,6 +29,17 @@ describe('createLogger', () => {
     });
   });
 
+  it('logs err/error fields that are not Errors as they are, without throwing', () => {
+    const { lines, destination } = captureLines();
+    const log = createLogger({ service: 's', destination });
+
+    log.warn({ err: 'amqp://u:hunter2@h/ refused', error: 42 }, 'odd failure');
+    log.warn({ err: undefined, error: { code: 'x' } }, 'odder');
+
+    expect(lines[0]).toMatchObject({ err: 'amqp://u:***@h/ refused', error: 42 });
+    expect(lines[1]).toMatchObject({ error: { code: 'x' }, msg: 'odder' });
+  });
+
   it('redacts the Authorization and x-addin-key headers of a logged request', () => {
     const { lines, raw, destination } = captureLines();
     const log = createLogger({ service: 'addin-gateway', destination });

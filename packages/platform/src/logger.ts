@@ -69,10 +69,13 @@ function censor(value: unknown, path: string[]): unknown {
 }
 
 // Driver errors (amqplib, pg) sometimes quote the connection string in their message.
-function serializeError(err: Error): pino.SerializedError {
+// `err`/`error` fields may hold anything (a string, a rejected non-Error); only Errors are
+// serialised, and only strings go through redaction, so logging a failure can never throw.
+function serializeError(err: unknown): unknown {
+  if (!(err instanceof Error)) return typeof err === 'string' ? redactUrl(err) : err;
   const serialized = pino.stdSerializers.err(err);
-  serialized.message = redactUrl(serialized.message);
-  if (serialized.stack) serialized.stack = redactUrl(serialized.stack);
+  if (typeof serialized.message === 'string') serialized.message = redactUrl(serialized.message);
+  if (typeof serialized.stack === 'string') serialized.stack = redactUrl(serialized.stack);
   return serialized;
 }
 
