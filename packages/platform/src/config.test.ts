@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   baseServiceConfig,
+  brokerServiceConfig,
   ConfigError,
   envBool,
   envDurationMs,
@@ -192,5 +193,24 @@ describe('exitOnConfigError', () => {
         throw new TypeError('bug');
       }, io),
     ).toThrow(TypeError);
+  });
+});
+
+describe('the broker keys every consuming service shares', () => {
+  const schema = z.object({ ...brokerServiceConfig });
+
+  it('default to no prefix, quorum queues and five attempts', () => {
+    expect(loadConfig(schema, {})).toEqual({
+      MCMS_TOPOLOGY_PREFIX: '',
+      MCMS_QUEUE_TYPE: 'quorum',
+      MCMS_RETRY_DELAYS: [1_000, 5_000, 30_000, 120_000],
+    });
+  });
+
+  it('read a list of delays and name a bad one', () => {
+    expect(loadConfig(schema, { MCMS_RETRY_DELAYS: '200ms, 1s' }).MCMS_RETRY_DELAYS).toEqual([200, 1_000]);
+    expect(() => loadConfig(schema, { MCMS_RETRY_DELAYS: '1s,soon', MCMS_QUEUE_TYPE: 'fast' })).toThrow(
+      /MCMS_QUEUE_TYPE: expected quorum or classic; MCMS_RETRY_DELAYS: expected comma-separated durations/,
+    );
   });
 });

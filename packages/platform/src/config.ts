@@ -195,3 +195,34 @@ export const baseServiceConfig = {
     'postgresql://postgres@127.0.0.1:5432/postgres',
   ),
 };
+
+/**
+ * Comma-separated durations (`1s,5s,30s,2m` → `[1000, 5000, 30000, 120000]`), each above zero:
+ * the waits between a failed message's attempts.
+ */
+export function envDurationList(defaultValue: string) {
+  return z
+    .string()
+    .default(defaultValue)
+    .transform((text, ctx) => {
+      const delays = text.split(',').map((part) => parseDurationMs(part.trim()));
+      if (delays.length > 0 && delays.every((ms) => ms !== undefined && ms > 0)) return delays as number[];
+      ctx.issues.push({
+        code: 'custom',
+        input: text,
+        message: 'expected comma-separated durations above zero, like 1s,5s,30s,2m',
+      });
+      return z.NEVER;
+    });
+}
+
+/**
+ * The broker keys of every service that consumes messages: the topology prefix (tests, the
+ * benchmark and side-by-side installs isolate themselves by it), the queue type, and the retry
+ * delays (default 5 attempts, the original system's policy).
+ */
+export const brokerServiceConfig = {
+  MCMS_TOPOLOGY_PREFIX: z.string().max(100).default(''),
+  MCMS_QUEUE_TYPE: z.enum(['quorum', 'classic'], { error: 'expected quorum or classic' }).default('quorum'),
+  MCMS_RETRY_DELAYS: envDurationList('1s,5s,30s,2m'),
+};

@@ -21,6 +21,8 @@ export {
 } from './errors';
 export {
   baseServiceConfig,
+  brokerServiceConfig,
+  envDurationList,
   ConfigError,
   envBool,
   envDurationMs,

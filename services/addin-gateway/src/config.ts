@@ -1,33 +1,11 @@
-import { baseServiceConfig, envDurationMs, envInt, envPort, parseDurationMs } from '@mcms/platform';
+import { baseServiceConfig, brokerServiceConfig, envDurationMs, envInt, envPort } from '@mcms/platform';
 import { z } from 'zod';
-
-/**
- * `MCMS_RETRY_DELAYS`: comma-separated durations between delivery attempts of a failed message
- * (`1s,5s,30s,2m` = 5 attempts).
- */
-function envDurationList(defaultValue: string) {
-  return z
-    .string()
-    .default(defaultValue)
-    .transform((text, ctx) => {
-      const delays = text.split(',').map((part) => parseDurationMs(part));
-      if (delays.length > 0 && delays.every((ms) => ms !== undefined && ms > 0)) return delays as number[];
-      ctx.issues.push({
-        code: 'custom',
-        input: text,
-        message: 'expected comma-separated durations above zero, like 1s,5s,30s,2m',
-      });
-      return z.NEVER;
-    });
-}
 
 /** The gateway's environment. Keys are the variable names; `loadConfig` names every bad one at once. */
 export const gatewayConfig = z.object({
   ...baseServiceConfig,
   PORT: envPort(8080),
-  MCMS_TOPOLOGY_PREFIX: z.string().default(''),
-  MCMS_QUEUE_TYPE: z.enum(['quorum', 'classic'], { error: 'expected quorum or classic' }).default('quorum'),
-  MCMS_RETRY_DELAYS: envDurationList('1s,5s,30s,2m'),
+  ...brokerServiceConfig,
   /** How long an add-in holds a job without a heartbeat. */
   JOB_LEASE: envDurationMs('10m'),
   /** Attempts (hand-outs) before a job whose leases keep running out fails. */

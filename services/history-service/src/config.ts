@@ -1,40 +1,19 @@
 import { databaseSchemaFor, databaseUrlFor } from '@mcms/db';
-import { DEFAULT_RETRY_DELAYS_MS } from '@mcms/messaging';
 import {
   baseServiceConfig,
+  brokerServiceConfig,
   ConfigError,
   envPort,
   jwtSecretFrom,
   loadConfig,
-  parseDurationMs,
 } from '@mcms/platform';
 import { z } from 'zod';
-
-/** `1s,5s,30s,2m`: the waits between attempts (attempts = delays + 1). */
-function envDurationList(defaultMs: readonly number[]) {
-  return z
-    .string()
-    .transform((text, ctx) => {
-      const delays = text.split(',').map((part) => parseDurationMs(part));
-      if (delays.every((ms): ms is number => ms !== undefined && ms > 0)) return delays;
-      ctx.issues.push({
-        code: 'custom',
-        input: text,
-        message: 'expected comma-separated positive durations like 1s,5s,30s,2m',
-      });
-      return z.NEVER;
-    })
-    .default([...defaultMs]);
-}
 
 /** The environment of the history-service; the keys every service shares come first. */
 export const historyServiceEnv = z.object({
   ...baseServiceConfig,
   PORT: envPort(8082),
-  /** Put in front of every exchange and queue name: tests and the benchmark isolate themselves by it. */
-  MCMS_TOPOLOGY_PREFIX: z.string().max(100).default(''),
-  MCMS_QUEUE_TYPE: z.enum(['quorum', 'classic'], { error: 'expected quorum or classic' }).default('quorum'),
-  MCMS_RETRY_DELAYS: envDurationList(DEFAULT_RETRY_DELAYS_MS),
+  ...brokerServiceConfig,
 });
 
 /** The typed configuration `main.ts` builds the service from. */
