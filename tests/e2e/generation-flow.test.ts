@@ -5,7 +5,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { jobFolderPath, writeJobOutputs, type AddinClient } from '@mcms/addin-client';
-import { AddinJobResultCommand, createMessage, EXCHANGES, type AddinJob } from '@mcms/contracts';
+import {
+  AddinJobResultCommand,
+  createMessage,
+  EXCHANGES,
+  NotificationPage,
+  type AddinJob,
+} from '@mcms/contracts';
 import { mcms } from '../support/flows';
 import { useSystem, waitFor, type System } from '../support/system';
 
@@ -40,9 +46,10 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 
 describe('generating the CAM program of an approved routing', () => {
   e2e.it(
-    'validates the files, writes meta.json, bumps the CAM revision to 1.1.0 and records the whole history in order',
+    'validates the files, writes meta.json, bumps the CAM revision to 1.1.0, records the whole history in order and raises an info alert',
     async (system) => {
       const api = mcms(system);
+      const feed = await system.alerts();
       const approved = await api.approved();
       expect(approved).toMatchObject({
         status: 'Approved',
@@ -125,14 +132,24 @@ describe('generating the CAM program of an approved routing', () => {
       for (const entry of history.filter((e) => e.changeType.startsWith('AddinJob'))) {
         expect(['Pending', 'Approved', 'Rejected']).not.toContain(entry.outcome);
       }
+
+      const alert = await feed.waitFor((a) => a.jobId === jobId, { what: `the alert of job ${jobId}` });
+      expect(alert).toMatchObject({
+        type: 'generation.completed',
+        severity: 'info',
+        routingId: approved.id,
+        routingCode: approved.routingCode,
+      });
+      expect(feed.received.filter((a) => a.jobId === jobId)).toHaveLength(1);
     },
   );
 
   e2e.it(
-    'keeps a routing Approved with generation Failed and the add-in message, records it and raises the alert event',
+    'keeps a routing Approved with generation Failed and the add-in message, records it and raises an error alert on the socket and in the list',
     async (system) => {
       const api = mcms(system);
       const alerts = await system.tap(EXCHANGES.events, 'routing.generation.failed');
+      const feed = await system.alerts();
       const approved = await api.approved();
       const jobId = approved.lastAddinJobId!;
       const message = 'ESPRIT: toolpath collision in operation 3';
@@ -172,6 +189,23 @@ describe('generating the CAM program of an approved routing', () => {
         stale: false,
         message: expect.stringContaining(message),
       });
+
+      const shown = await feed.waitFor((a) => a.jobId === jobId, { what: `the alert of job ${jobId}` });
+      expect(shown).toMatchObject({
+        type: 'generation.failed',
+        severity: 'error',
+        routingId: approved.id,
+        routingCode: approved.routingCode,
+        message: expect.stringContaining(message),
+      });
+      expect(feed.received.filter((a) => a.jobId === jobId)).toHaveLength(1);
+      // A client that polls (or a page reloaded) finds the same alert, once, after the one before it.
+      const before = (BigInt(shown.id) - 1n).toString();
+      const polled = await system
+        .api('notification-service')
+        .get(`/api/notifications?after=${before}&limit=1`);
+      expect(polled.status).toBe(200);
+      expect(NotificationPage.parse(polled.body).items).toEqual([shown]);
     },
   );
 });

@@ -10,19 +10,34 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createAddinClient, type AddinClient, type AddinClientOptions } from '@mcms/addin-client';
-import { EXCHANGES, type ExchangeName, type MessageDefinition, type MessageEnvelope } from '@mcms/contracts';
+import {
+  EXCHANGES,
+  Notification,
+  type ExchangeName,
+  type MessageDefinition,
+  type MessageEnvelope,
+  type NotificationHandshake,
+  type NotificationClientEvents,
+  type NotificationServerEvents,
+} from '@mcms/contracts';
 import { applyMigrations, servicePrismaPaths, SERVICE_DATABASES } from '@mcms/db';
 import { connectBroker, defineTopology, outgoing, type Broker } from '@mcms/messaging';
 import { createJwtAuth, createLogger, DEV_JWT_SECRET, type Role } from '@mcms/platform';
 import { connect as amqpConnect, type Channel, type ChannelModel } from 'amqplib';
 import pg from 'pg';
+import { io, type Socket } from 'socket.io-client';
 import { DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL } from './infrastructure';
 
 const run = promisify(execFile);
 
 /** The services this harness can start. */
-export type SystemService = 'addin-gateway' | 'routing-worker' | 'history-service';
-export const ALL_SERVICES: readonly SystemService[] = ['addin-gateway', 'routing-worker', 'history-service'];
+export type SystemService = 'addin-gateway' | 'routing-worker' | 'history-service' | 'notification-service';
+export const ALL_SERVICES: readonly SystemService[] = [
+  'addin-gateway',
+  'routing-worker',
+  'history-service',
+  'notification-service',
+];
 
 /** The workspace root (this file is tests/support/system.ts). */
 export const WORKSPACE_ROOT = path.resolve(__dirname, '..', '..');
@@ -38,7 +53,7 @@ export const FAST_TEST_ENV: Readonly<Record<string, string>> = {
 
 /** Options of {@link startSystem}. */
 export interface SystemOptions {
-  /** Default: all three. */
+  /** Default: all four. */
   services?: readonly SystemService[];
   /** Added to (and overriding) {@link FAST_TEST_ENV} for every service. */
   env?: Readonly<Record<string, string>>;
@@ -86,6 +101,28 @@ export interface Tap {
     options?: { timeoutMs?: number; what?: string },
   ): Promise<TappedMessage>;
   close(): Promise<void>;
+}
+
+/** Options of {@link System.alerts}. */
+export interface AlertFeedOptions {
+  /** Default: a viewer token. */
+  token?: string;
+  /** Resume after this alert (the server replays every newer one first). */
+  lastNotificationId?: string;
+  /** Narrow the connection to one routing (`subscribe`, acknowledged before `alerts()` resolves). */
+  routingId?: string;
+}
+
+/** A socket.io client of notification-service that collects every `notification` it receives. */
+export interface AlertFeed {
+  /** Every alert received so far, in arrival order (each validated against the contract). */
+  readonly received: Notification[];
+  /** Waits until a received alert satisfies `predicate`, and returns it. */
+  waitFor(
+    predicate: (alert: Notification) => boolean,
+    options?: { timeoutMs?: number; what?: string },
+  ): Promise<Notification>;
+  close(): void;
 }
 
 /** An HTTP answer with its JSON body (or text, or undefined when empty). */
@@ -141,6 +178,8 @@ export interface System {
   ): Promise<R[]>;
   /** Binds a private queue to the system's `exchange` for `routingKey` (a type or a pattern). */
   tap(exchange: ExchangeName, routingKey: string): Promise<Tap>;
+  /** Connects a socket.io client to notification-service (resolves once connected and, if asked, subscribed). */
+  alerts(options?: AlertFeedOptions): Promise<AlertFeed>;
   /** Publishes a validated envelope onto the system's exchanges, as a service would (confirmed). */
   publish<D extends MessageDefinition>(definition: D, envelope: MessageEnvelope): Promise<void>;
   /** A position in the services' logs, to print what came after it. */
@@ -159,6 +198,7 @@ const SCHEMA_PREFIX: Record<SystemService, string> = {
   'addin-gateway': 'GATEWAY',
   'routing-worker': 'ROUTING',
   'history-service': 'HISTORY',
+  'notification-service': 'NOTIFICATION',
 };
 
 /** Creates a JWT for `role` with the documented development secret (the services run outside production). */
@@ -264,6 +304,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const processes: RunningService[] = [];
   const pools = new Map<SystemService, pg.Pool>();
   const taps = new Set<Tap>();
+  const feeds = new Set<AlertFeed>();
   let broker: Broker | undefined;
   let stopped: Promise<ServiceExit[]> | undefined;
   let cleaned = false;
@@ -288,6 +329,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     if (cleaned) return;
     cleaned = true;
     await stop();
+    for (const feed of feeds) feed.close();
     await Promise.all([...taps].map((tap) => tap.close()));
     await broker?.close().catch(() => {});
     await Promise.all([...pools.values()].map((pool) => pool.end().catch(() => {})));
@@ -340,6 +382,11 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
         SHARED_DRIVE_ROOT: sharedDriveRoot,
         ADDIN_BOOTSTRAP_KEY: addinKey,
         ...FAST_TEST_ENV,
+        // The operator page's proxy reaches this system's own services (unset when they are not started).
+        ...(ports['routing-worker'] && { ROUTING_WORKER_URL: `http://127.0.0.1:${ports['routing-worker']}` }),
+        ...(ports['history-service'] && {
+          HISTORY_SERVICE_URL: `http://127.0.0.1:${ports['history-service']}`,
+        }),
         ...options.env,
         ...options.serviceEnv?.[service],
       };
@@ -418,6 +465,11 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
         const tap = await openTap(amqpUrl, `${prefix}${exchange}`, routingKey);
         taps.add(tap);
         return tap;
+      },
+      async alerts(feedOptions = {}) {
+        const feed = await openAlertFeed(urlOf(urls, 'notification-service'), feedOptions);
+        feeds.add(feed);
+        return feed;
       },
       async publish(definition, envelope) {
         broker ??= await connectBroker({
@@ -556,6 +608,48 @@ async function openTap(amqpUrl: string, exchange: string, routingKey: string): P
   };
 }
 
+async function openAlertFeed(baseUrl: string, options: AlertFeedOptions): Promise<AlertFeed> {
+  const auth: NotificationHandshake = { token: options.token ?? tokenFor('viewer') };
+  if (options.lastNotificationId !== undefined) auth.lastNotificationId = options.lastNotificationId;
+  const socket: Socket<NotificationServerEvents, NotificationClientEvents> = io(baseUrl, {
+    auth,
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
+  const received: Notification[] = [];
+  socket.on('notification', (alert) => received.push(Notification.parse(alert)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no socket.io connection within 10 s')), 10_000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('connect_error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`socket.io connection refused: ${err.message}`));
+      });
+    });
+    if (options.routingId !== undefined) {
+      const ack = await socket.timeout(10_000).emitWithAck('subscribe', { routingId: options.routingId });
+      if (!ack.ok) throw new Error(`subscribe refused: ${ack.error}`);
+    }
+  } catch (err) {
+    socket.disconnect();
+    throw err;
+  }
+  return {
+    received,
+    waitFor(predicate, { timeoutMs = 15_000, what = 'an alert' } = {}) {
+      return waitFor(() => received.find(predicate), { timeoutMs, what: `${what} on the socket` });
+    },
+    close: () => {
+      socket.disconnect();
+    },
+  };
+}
+
 async function dropSchemas(databaseUrl: string, schemas: string[]): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -589,6 +683,7 @@ async function deleteBrokerObjects(amqpUrl: string, prefix: string): Promise<voi
       'routing-worker.addin-job-results',
       'routing-worker.job-progress',
       'history-service.events',
+      'notification-service.alerts',
     ];
     queues = known.flatMap((q) => [`${prefix}${q}`, `${prefix}${q}.dlq`]);
     exchanges = Object.values(EXCHANGES).map((e) => `${prefix}${e}`);

@@ -41,4 +41,12 @@ export { findDefinition, messageCatalog, messageName } from './catalog';
 export { buildAsyncApiDocument, type AsyncApiOptions } from './asyncapi';
 export { ASYNCAPI_PATH, asyncApiJson, generatedDocuments } from './generated-documents';
 export * from './http';
+export {
+  NotificationHandshake,
+  type NotificationClientEvents,
+  type NotificationServerEvents,
+  SOCKET_UNAUTHORIZED,
+  SubscribeAck,
+  SubscribeRequest,
+} from './notification-socket';
 export { CONTRACTS_VERSION } from './version';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
@@ -260,6 +260,8 @@ export interface StartHttpServerOptions {
 export interface RunningHttpServer {
   /** The port actually bound (useful with `port: 0`). */
   port: number;
+  /** The node server, for what shares its port (e.g. a socket.io server attached to it). */
+  server: Server;
   /**
    * Stops accepting connections, closes idle keep-alive sockets, lets in-flight requests finish
    * (answering them with `Connection: close`), and after `closeGraceMs` cuts what is left.
@@ -329,5 +331,5 @@ export async function startHttpServer(
   }
 
   let closed: Promise<void> | undefined;
-  return { port, close: () => (closed ??= close()) };
+  return { port, server, close: () => (closed ??= close()) };
 }

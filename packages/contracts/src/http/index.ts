@@ -39,5 +39,14 @@ export {
   HistoryOutcome,
   historyRoutes,
 } from './history';
+export {
+  ListNotificationsQuery,
+  Notification,
+  NotificationId,
+  NotificationPage,
+  notificationRoutes,
+  NotificationSeverity,
+  NotificationType,
+} from './notifications';
 export { buildOpenApiDocument, type OpenApiOptions } from './openapi';
 export { openApiFor, serviceApis, type ServiceWithApi } from './services';

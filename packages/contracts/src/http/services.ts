@@ -2,6 +2,7 @@ import { buildOpenApiDocument } from './openapi';
 import type { RouteDefinition } from './define-route';
 import { addinRoutes } from './addin';
 import { historyRoutes } from './history';
+import { notificationRoutes } from './notifications';
 import { routingRoutes } from './routings';
 import { CONTRACTS_VERSION } from '../version';
 
@@ -23,6 +24,13 @@ export const serviceApis = {
     title: 'MCMS history-service',
     description: 'The append-only history of each routing, built from the events (JWT, viewer).',
     routes: Object.values(historyRoutes) as RouteDefinition[],
+  },
+  'notification-service': {
+    title: 'MCMS notification-service',
+    description:
+      'UI alerts of generation results: polled here, or pushed over socket.io on the same port ' +
+      '(handshake auth { token, lastNotificationId? }, event `notification`, `subscribe` { routingId }) (JWT, viewer).',
+    routes: Object.values(notificationRoutes) as RouteDefinition[],
   },
 } as const;
 

@@ -1,0 +1,119 @@
+import type { Server as HttpServer } from 'node:http';
+import { openApiFor } from '@mcms/contracts';
+import type { Broker, Consumer } from '@mcms/messaging';
+import { createHttpApp, userAuthenticator, type JwtAuth, type Logger, type Metrics } from '@mcms/platform';
+import express, { type Express } from 'express';
+import type { ClientConfig } from 'pg';
+import { Server } from 'socket.io';
+import { ALERTS_QUEUE, alertEventHandlers } from './adapters/alerts.consumer';
+import { mountNotificationRoutes } from './adapters/notification.routes';
+import { serveNotificationSocket, type NotificationServer } from './adapters/notification-socket';
+import { mountOperatorPage } from './adapters/operator-page';
+import { createPgAlertFeed } from './adapters/pg-alert-feed';
+import { createPrismaAlertStore } from './adapters/prisma-alert-store';
+import type { PrismaClient } from './generated/prisma/client';
+
+// The same path from src/ (Jest) and dist/ (node): the service's own package.json.
+const { version: apiVersion } = require('../package.json') as { version: string };
+
+/** What notification-service is built from; `main.ts` makes them, component tests make their own. */
+export interface NotificationAppDeps {
+  prisma: PrismaClient;
+  broker: Broker;
+  jwt: JwtAuth;
+  log: Logger;
+  metrics: Metrics;
+  /** The connection the live feed LISTENs on (its own, not pooled): see @mcms/db `pgPoolConfig`. */
+  listenClientConfig: ClientConfig;
+  /** The service's PostgreSQL schema: names the NOTIFY channel of new alerts. */
+  databaseSchema: string;
+  /** For the operator page's proxy. */
+  routingWorkerUrl: string;
+  historyServiceUrl: string;
+  /** The page's development sign-in; never true in production. */
+  allowDevSignIn: boolean;
+  /** Events handled at once; default 64. */
+  prefetch?: number;
+  /** The live feed reads the table this often without a NOTIFY; default 1 s. */
+  feedFallbackPollMs?: number;
+}
+
+/**
+ * The service, not yet running: `http` to listen with, `attach(server)` to serve socket.io on that
+ * server's port, `start()` to consume and feed, `stop()` to let clients go and drain.
+ */
+export interface NotificationApp {
+  http: Express;
+  attach(server: HttpServer): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function buildApp(deps: NotificationAppDeps): NotificationApp {
+  const { prisma, broker, jwt, log, metrics } = deps;
+  const store = createPrismaAlertStore(prisma);
+  const openApi = openApiFor('notification-service', apiVersion);
+  const feed = createPgAlertFeed({
+    store,
+    listenClientConfig: deps.listenClientConfig,
+    schema: deps.databaseSchema,
+    log,
+    metrics,
+    ...(deps.feedFallbackPollMs === undefined ? {} : { fallbackPollMs: deps.feedFallbackPollMs }),
+  });
+
+  const http = createHttpApp({
+    log,
+    metrics,
+    readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
+    routes: (app) => {
+      const router = express.Router();
+      router.get('/openapi.json', (_req, res) => {
+        res.json(openApi);
+      });
+      mountNotificationRoutes(router, { store, authenticate: userAuthenticator(jwt) });
+      app.use(router);
+      mountOperatorPage(app, {
+        routingWorkerUrl: deps.routingWorkerUrl,
+        historyServiceUrl: deps.historyServiceUrl,
+        jwt,
+        allowDevSignIn: deps.allowDevSignIn,
+        log,
+      });
+    },
+  });
+
+  // Default path (/socket.io/), which also serves the browser client script the operator page loads.
+  // No CORS: the page is served from this origin.
+  const io: NotificationServer = new Server();
+  serveNotificationSocket(io, { jwt, store, feed, log, metrics });
+
+  let consumer: Consumer | undefined;
+  let attached = false;
+  return {
+    http,
+    attach(server) {
+      if (attached) throw new Error('socket.io is attached to a server already');
+      attached = true;
+      io.attach(server);
+    },
+    async start() {
+      // The feed first: its cursor is where live delivery starts, and alerts stored from here on reach it.
+      await feed.start();
+      consumer ??= broker.consume({
+        queue: ALERTS_QUEUE,
+        handlers: alertEventHandlers({ store, metrics }),
+        ...(deps.prefetch === undefined ? {} : { prefetch: deps.prefetch }),
+      });
+      await consumer.ready;
+    },
+    async stop() {
+      // Closing the connections (not a socket.io "server disconnect") makes clients reconnect by
+      // themselves, to another replica or to this one once it is back, and resume from their last id.
+      if (attached) io.engine.close();
+      await consumer?.stop();
+      consumer = undefined;
+      await feed.stop();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { prismaAdapter } from '@mcms/db';
+import { createPrismaAlertStore } from '../src/adapters/prisma-alert-store';
+import type { NewAlert } from '../src/domain/alert';
+import { PrismaClient } from '../src/generated/prisma/client';
+import { createSharedInfrastructure, DATABASE_URL, type SharedInfrastructure } from './support';
+
+let shared: SharedInfrastructure;
+let writers: PrismaClient[] = [];
+
+beforeAll(async () => {
+  shared = await createSharedInfrastructure();
+  // Several clients, like several replicas: concurrent inserts on separate connections.
+  writers = [0, 1, 2, 3, 4, 5].map(
+    () =>
+      new PrismaClient({
+        adapter: prismaAdapter({ databaseUrl: DATABASE_URL, schema: shared.schema, max: 2 }),
+      }),
+  );
+});
+
+afterAll(async () => {
+  for (const writer of writers) await writer.$disconnect();
+  await shared?.destroy();
+});
+
+function newAlert(eventId = randomUUID()): NewAlert {
+  return {
+    eventId,
+    type: 'generation.failed',
+    severity: 'error',
+    routingId: randomUUID(),
+    routingCode: 'GT1',
+    jobId: randomUUID(),
+    message: 'failed',
+    createdAt: new Date(),
+  };
+}
+
+it('stores an event once: the second append of the same event answers undefined', async () => {
+  const store = createPrismaAlertStore(writers[0]!);
+  const alert = newAlert();
+
+  const first = await store.append(alert);
+  const second = await store.append(alert);
+
+  expect(first).toMatchObject({ type: 'generation.failed', jobId: alert.jobId });
+  expect(second).toBeUndefined();
+  expect((await store.listAfter(first!.id - 1n, 10)).map((a) => a.jobId)).toEqual([alert.jobId]);
+});
+
+it('stores one alert when the same event is appended twice at once (one batch)', async () => {
+  const store = createPrismaAlertStore(writers[0]!);
+  const alert = newAlert();
+  const other = newAlert();
+
+  const results = await Promise.all([store.append(other), store.append(alert), store.append(alert)]);
+
+  expect(results.map((stored) => stored?.jobId)).toEqual([other.jobId, alert.jobId, undefined]);
+  expect(results[1]!.id).toBeGreaterThan(results[0]!.id);
+});
+
+it('makes alerts visible in id order under concurrent appends, so a reader following its cursor misses none', async () => {
+  const stores = writers.map((writer) => createPrismaAlertStore(writer, { maxBatch: 5 }));
+  const reader = stores[0]!;
+  const COUNT = 300;
+  // A race: several rounds make a reordered commit (a gap for the reader) all but certain to show.
+  for (let round = 0; round < 4; round++) {
+    const start = await reader.latestId();
+
+    let writing = true;
+    const seen: bigint[] = [];
+    const reading = (async () => {
+      let cursor = start;
+      // Reads as the live feed does, as fast as it can, until the writers are done and it caught up.
+      for (;;) {
+        const done = !writing;
+        const page = await reader.listAfter(cursor, 1_000);
+        for (const alert of page) seen.push(alert.id);
+        if (page.length > 0) cursor = page[page.length - 1]!.id;
+        if (done && page.length === 0) return;
+      }
+    })();
+    try {
+      await Promise.all(
+        Array.from({ length: COUNT }, (_, i) => stores[i % stores.length]!.append(newAlert())),
+      );
+    } finally {
+      writing = false;
+      await reading;
+    }
+
+    const stored = (await reader.listAfter(start, COUNT + 1)).map((alert) => alert.id);
+    expect(stored).toHaveLength(COUNT);
+    expect(seen).toEqual(stored);
+  }
+});
