@@ -49,4 +49,5 @@ export {
   SubscribeAck,
   SubscribeRequest,
 } from './notification-socket';
+export { CONSUMER_QUEUES, type ConsumerQueueName } from './queues';
 export { CONTRACTS_VERSION } from './version';

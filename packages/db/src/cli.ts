@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `node packages/db/dist/cli.js <command>`: the offline stand-in for `prisma migrate deploy`, `prisma generate`
 // and `prisma migrate dev --create-only`. Thin: parse arguments, call the package's functions, print.
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyMigrations } from './apply-migrations';
 import { createMigration } from './author-migrations';
@@ -18,6 +19,8 @@ import {
 const USAGE = `Usage: node packages/db/dist/cli.js <command>
 
   migrate [--service <dir>]...      apply committed migrations (default: every service, in order)
+    [--migrations-dir <dir>]        ...from <dir> instead of services/<dir>/prisma/migrations; needs one
+                                    --service (a production bundle, which has no workspace around it)
   generate [--service <dir>]...     generate Prisma clients into services/<dir>/src/generated/prisma
   diff --service <dir> --name <n>   write services/<dir>/prisma/migrations/<UTC timestamp>_<n>/migration.sql
                                     with the SQL from the committed migrations to schema.prisma
@@ -45,6 +48,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       options: {
         service: { type: 'string', multiple: true },
         name: { type: 'string' },
+        'migrations-dir': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -55,9 +59,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
     const services = (values.service ?? Object.keys(SERVICE_DATABASES)).map(assertServiceName);
+    const migrationsDir = values['migrations-dir'];
+    if (migrationsDir !== undefined && (command !== 'migrate' || values.service?.length !== 1))
+      throw new UsageError('--migrations-dir goes with migrate and one --service');
     switch (command) {
       case 'migrate':
-        await migrate(services, io);
+        await migrate(services, io, migrationsDir);
         return 0;
       case 'generate': {
         const started = Date.now();
@@ -83,7 +90,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 class UsageError extends Error {}
 
-async function migrate(services: ServiceName[], io: CliIo): Promise<void> {
+async function migrate(services: ServiceName[], io: CliIo, migrationsDir?: string): Promise<void> {
   for (const service of services) {
     const schema = databaseSchemaFor(service, io.env);
     const databaseUrl = databaseUrlFor(service, io.env);
@@ -92,7 +99,10 @@ async function migrate(services: ServiceName[], io: CliIo): Promise<void> {
       applied = await applyMigrations({
         databaseUrl,
         schema,
-        migrationsDir: servicePrismaPaths(service, io.rootDir).migrationsDir,
+        migrationsDir:
+          migrationsDir === undefined
+            ? servicePrismaPaths(service, io.rootDir).migrationsDir
+            : path.resolve(migrationsDir),
       });
     } catch (err) {
       // Which service, schema and database: the first questions whoever reads a failed deploy asks.

@@ -1,7 +1,8 @@
 import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { runCli } from '../src/cli';
 import { servicePrismaPaths, type ServiceName } from '../src/service-databases';
-import { databaseUrl, dropSchemas, uniqueSchemaName } from './support';
+import { databaseUrl, dropSchemas, migrationsFixture, uniqueSchemaName } from './support';
 
 function capture() {
   const out: string[] = [];
@@ -47,6 +48,41 @@ describe('the db CLI', () => {
     } finally {
       await dropSchemas(gateway, routing);
     }
+  });
+
+  it('migrates from the folder --migrations-dir names, as a production bundle without a workspace does', async () => {
+    const schema = uniqueSchemaName('cli_dir');
+    const folder = await migrationsFixture({
+      '20260101000000_only_here': 'CREATE TABLE "BundleOnly" ("id" TEXT PRIMARY KEY);',
+    });
+    const { out, io } = capture();
+    try {
+      const code = await runCli(
+        [
+          'migrate',
+          '--service',
+          'history-service',
+          '--migrations-dir',
+          path.relative(process.cwd(), folder.dir),
+        ],
+        { env: { DATABASE_URL: databaseUrl, HISTORY_DATABASE_SCHEMA: schema }, ...io },
+      );
+
+      expect(code).toBe(0);
+      expect(out).toEqual([`history-service (schema ${schema}): applied 20260101000000_only_here`]);
+    } finally {
+      await dropSchemas(schema);
+      await folder.cleanup();
+    }
+  });
+
+  it('exits 2 when --migrations-dir comes without exactly one service', async () => {
+    const { err, io } = capture();
+
+    const code = await runCli(['migrate', '--migrations-dir', 'prisma/migrations'], { env: {}, ...io });
+
+    expect(code).toBe(2);
+    expect(err.join('\n')).toContain('--migrations-dir goes with migrate and one --service');
   });
 
   it('exits 1 with the reason when the configuration is wrong', async () => {

@@ -1,8 +1,8 @@
-import { EspritGenerationCommand } from '@mcms/contracts';
+import { CONSUMER_QUEUES, EspritGenerationCommand } from '@mcms/contracts';
 import { defineTopology, type QueueType, type Topology } from '@mcms/messaging';
 
 /** The queue of approval-triggered generation requests; also the consumer's name. */
-export const ESPRIT_GENERATION_QUEUE = 'addin-gateway.esprit-generation';
+export const ESPRIT_GENERATION_QUEUE = CONSUMER_QUEUES.espritGeneration;
 
 /** The gateway's broker topology: one work queue for EspritGenerationCommand, with its retry tiers. */
 export function gatewayTopology(options: {

@@ -40,6 +40,14 @@ export const JobIdParams = z.object({ jobId: Id });
 export const NextJobQuery = z.strictObject({
   waitSeconds: z.coerce.number().int().min(0).max(30).default(0),
 });
+export const ListJobsQuery = z.strictObject({
+  status: AddinJobStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+});
+export const AddinJobPage = z
+  .object({ items: z.array(AddinJob), nextCursor: z.string().nullable() })
+  .meta({ id: 'AddinJobPage' });
 export const Lease = z.object({ leaseExpiresAt: Timestamp }).meta({ id: 'Lease' });
 
 export const CreateKeyBody = z
@@ -129,6 +137,22 @@ export const addinRoutes = {
         description: 'Job not InProgress, or a different result than the recorded one',
         schema: ErrorBody,
       },
+    },
+  }),
+  list: defineRoute({
+    method: 'get',
+    path: '/api/addin/jobs',
+    operationId: 'listJobs',
+    summary: 'List jobs, oldest first, optionally of one status (for operators)',
+    description: 'Keyset pages: pass nextCursor back as cursor until it is null.',
+    tag: 'add-in',
+    auth: 'viewer',
+    query: ListJobsQuery,
+    responses: {
+      200: { description: 'One page', schema: AddinJobPage },
+      400: { description: 'Invalid request: every bad field is named', schema: ErrorBody },
+      401: { description: 'Missing, invalid or expired token', schema: ErrorBody },
+      403: { description: 'The token lacks the viewer role', schema: ErrorBody },
     },
   }),
   get: defineRoute({

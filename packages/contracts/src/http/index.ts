@@ -19,6 +19,7 @@ export {
 } from './routings';
 export {
   AddinJob,
+  AddinJobPage,
   AddinJobStatus,
   addinRoutes,
   CompleteJobBody,
@@ -28,6 +29,7 @@ export {
   KeyIdParams,
   KeyInfo,
   Lease,
+  ListJobsQuery,
   NextJobQuery,
   ResultStatus,
 } from './addin';

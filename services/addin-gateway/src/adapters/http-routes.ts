@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { addinRoutes, type CreatedKey, type KeyInfo } from '@mcms/contracts';
-import type { z } from 'zod';
-import { mountRoute, notFound, type Authenticate, type Metrics } from '@mcms/platform';
+import { z } from 'zod';
+import { badRequest, mountRoute, notFound, type Authenticate, type Metrics } from '@mcms/platform';
 import type { Request, Router } from 'express';
 import { formatKey, hashKey, keyExpiry } from '../domain/keys';
 import { deviceOf, userOf } from './authenticate';
-import type { JobStore } from './job-store';
+import type { JobPosition, JobStore } from './job-store';
 import type { JobWaiters } from './job-waiters';
 import { jobDto } from './job-rows';
 import type { KeyStore, StoredKey } from './key-store';
@@ -82,6 +82,20 @@ export function mountGatewayRoutes(router: Router, deps: GatewayRouteDeps): void
     }
   });
 
+  mountRoute(router, addinRoutes.list, authenticate, async ({ query }) => {
+    const after = query.cursor === undefined ? undefined : positionOf(query.cursor);
+    // One more than asked tells whether another page follows without a count.
+    const found = await jobs.list({
+      ...(query.status !== undefined ? { status: query.status } : {}),
+      limit: query.limit + 1,
+      ...(after !== undefined ? { after } : {}),
+    });
+    const items = found.slice(0, query.limit);
+    const last = items.at(-1);
+    const nextCursor = found.length > query.limit && last !== undefined ? cursorOf(last) : null;
+    return { status: 200, body: { items: items.map(jobDto), nextCursor } };
+  });
+
   mountRoute(router, addinRoutes.get, authenticate, async ({ params }) => {
     const job = await jobs.find(params.jobId);
     if (job === undefined) throw notFound(`job ${params.jobId}`);
@@ -120,6 +134,25 @@ export function mountGatewayRoutes(router: Router, deps: GatewayRouteDeps): void
     log.info({ keyId: params.keyId, revokedBy: userOf(principal) }, 'add-in key revoked');
     return { status: 204 };
   });
+}
+
+// The cursor is opaque to clients: the last job's sort key, so paging stays stable while jobs are added.
+function cursorOf(job: JobPosition): string {
+  return Buffer.from(JSON.stringify([job.createdAt.toISOString(), job.jobId])).toString('base64url');
+}
+
+const CursorTuple = z.tuple([z.iso.datetime(), z.uuid()]);
+
+function positionOf(cursor: string): JobPosition {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    decoded = undefined;
+  }
+  const parsed = CursorTuple.safeParse(decoded);
+  if (!parsed.success) throw badRequest('invalid cursor: pass back a nextCursor this API returned');
+  return { createdAt: new Date(parsed.data[0]), jobId: parsed.data[1] };
 }
 
 /** Metadata only: never the key (not stored) nor its hash. */

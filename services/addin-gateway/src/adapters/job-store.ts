@@ -3,8 +3,8 @@ import { enqueueOutbox, fromPrismaTx, type OutgoingMessage } from '@mcms/messagi
 import { conflict, notFound } from '@mcms/platform';
 import { canonicalResult, decideCompletion, resultHashOf, type CompletionBody } from '../domain/completion';
 import { decideExpiry, pendingCutoff, type ExpiryDecision, type ExpiryPolicy } from '../domain/expiry';
-import { heartbeatRefusal, leaseUntil, type Job } from '../domain/job';
-import type { PrismaClient } from '../generated/prisma/client';
+import { heartbeatRefusal, leaseUntil, type Job, type JobStatus } from '../domain/job';
+import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { jobExpired, jobQueued, jobResult, jobStarted } from './job-messages';
 import { jobFromRow, type JobRow } from './job-rows';
 
@@ -40,6 +40,14 @@ export interface JobStore {
   sweep(now: Date, policy: ExpiryPolicy, batchSize?: number): Promise<SweptJob[]>;
   /** Pending jobs, counted up to `limit`. */
   countPending(limit: number): Promise<number>;
+  /** Up to `limit` jobs (of `status`, when given) after `after`, oldest first by (createdAt, jobId). */
+  list(options: { status?: JobStatus; limit: number; after?: JobPosition }): Promise<Job[]>;
+}
+
+/** Where a page of {@link JobStore.list} ends: the last job's sort key. */
+export interface JobPosition {
+  createdAt: Date;
+  jobId: string;
 }
 
 /** The {@link JobStore} on the gateway's Prisma client. */
@@ -146,6 +154,22 @@ export function createJobStore(prisma: PrismaClient): JobStore {
       const rows = await prisma.$queryRaw<Array<{ n: number }>>`
         SELECT count(*)::int AS n FROM (SELECT 1 FROM addin_job WHERE status = 'Pending' LIMIT ${limit}) pending`;
       return rows[0]?.n ?? 0;
+    },
+
+    async list({ status, limit, after }) {
+      // Keyset paging on (created_at, job_id): stable while jobs are added, and the (status, created_at) index
+      // serves the status filter.
+      const conditions = [
+        status === undefined ? undefined : Prisma.sql`status = ${status}`,
+        after === undefined
+          ? undefined
+          : Prisma.sql`(created_at, job_id) > (${after.createdAt}::timestamptz, ${after.jobId}::uuid)`,
+      ].filter((condition) => condition !== undefined);
+      const where =
+        conditions.length === 0 ? Prisma.empty : Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}`;
+      const rows = await prisma.$queryRaw<JobRow[]>`
+        SELECT * FROM addin_job ${where} ORDER BY created_at, job_id LIMIT ${limit}`;
+      return rows.map(jobFromRow);
     },
   };
 

@@ -1,3 +1,4 @@
+import { CONSUMER_QUEUES } from '@mcms/contracts';
 import type { ConsumerQueueSpec, MessageHandler } from '@mcms/messaging';
 import { handlerFor } from '@mcms/messaging';
 import type { Metrics } from '@mcms/platform';
@@ -5,7 +6,7 @@ import { eventMappings, type EventMapping, type HistoryStore } from '../domain/h
 import { recordEvent } from '../domain/record-event';
 
 /** The history's one queue: every event, whoever publishes it. Also the consumer's name. */
-export const HISTORY_EVENTS_QUEUE = 'history-service.events';
+export const HISTORY_EVENTS_QUEUE = CONSUMER_QUEUES.historyEvents;
 
 /** The queue bound to the routing key of every event the history maps. */
 export function historyEventsQueue(retryDelaysMs: readonly number[]): ConsumerQueueSpec {

@@ -1,5 +1,6 @@
 import {
   AddinJobExpired,
+  CONSUMER_QUEUES,
   RoutingGenerationCompleted,
   RoutingGenerationFailed,
   type MessageDefinition,
@@ -17,7 +18,7 @@ import { alertFromEvent, type AlertEvent, type AlertStore } from '../domain/aler
  * The durable queue that stores alerts. Replicas compete on it, so each event is stored by one of
  * them; every replica then sees the stored alert through its live feed. Also the consumer's name.
  */
-export const ALERTS_QUEUE = 'notification-service.alerts';
+export const ALERTS_QUEUE = CONSUMER_QUEUES.notificationAlerts;
 
 const ALERT_EVENTS: readonly MessageDefinition[] = [
   RoutingGenerationCompleted,

@@ -2,14 +2,15 @@ import {
   AddinJobExpired,
   AddinJobResultCommand,
   AddinJobStarted,
+  CONSUMER_QUEUES,
   type MessageDefinition,
 } from '@mcms/contracts';
 import { defineTopology, type QueueType, type Topology } from '@mcms/messaging';
 
 /** Results of add-in jobs (commands from the gateway). Also the inbox consumer name. */
-export const RESULTS_QUEUE = 'routing-worker.addin-job-results';
+export const RESULTS_QUEUE = CONSUMER_QUEUES.routingJobResults;
 /** Jobs claimed and expired (gateway events): the routing's generation status follows them. */
-export const PROGRESS_QUEUE = 'routing-worker.job-progress';
+export const PROGRESS_QUEUE = CONSUMER_QUEUES.routingJobProgress;
 
 const bindingOf = (definition: MessageDefinition) => ({
   exchange: definition.exchange,

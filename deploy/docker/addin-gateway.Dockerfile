@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# The addin-gateway image. Build from the repository root: docker build -f deploy/docker/addin-gateway.Dockerfile .
+# (deploy/compose.yaml does). The build stage needs the npm registry, or a mirror (--build-arg NPM_REGISTRY=<url>),
+# and nothing else; the runtime stage downloads nothing, at build or at start. deploy/README.md has the details.
+
+# ---- build: the same steps as CI — install from the lock file, generate, compile, bundle (scripts/bundle.mjs)
+FROM node:22-slim AS build
+ARG NPM_REGISTRY=
+ENV CI=true
+RUN if [ -n "$NPM_REGISTRY" ]; then npm config set registry "$NPM_REGISTRY"; fi \
+ && npm install --global pnpm@12.4.2
+WORKDIR /src
+# The lock file alone decides what is fetched: this layer stays cached until a dependency changes.
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+RUN pnpm fetch
+COPY . .
+RUN pnpm install --frozen-lockfile
+RUN node_modules/.bin/tsc -b packages/db \
+ && node packages/db/dist/cli.js generate --service addin-gateway \
+ && node_modules/.bin/tsc -b services/addin-gateway \
+ && node scripts/bundle.mjs --out /bundles addin-gateway
+
+# ---- runtime: only the bundle (dist/, prisma/migrations, production node_modules)
+FROM node:22-slim AS runtime
+ENV NODE_ENV=production \
+    PORT=8080
+WORKDIR /app
+COPY --from=build /bundles/addin-gateway /app
+# Not root: the app files stay root-owned, so the process can't change its own code.
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Migrations are a separate step, never part of a replica's start (compose: migrate-addin-gateway; Kubernetes: a Job):
+#   node node_modules/@mcms/db/dist/cli.js migrate --service addin-gateway --migrations-dir prisma/migrations
+# Exec form: node is PID 1 and gets SIGTERM itself, so it drains in-flight work before it exits.
+CMD ["node", "dist/main.js"]
