@@ -28,3 +28,4 @@ export {
   type ServiceName,
   type ServicePrismaPaths,
 } from './service-databases';
+export { listenForNotifications, type Listening, type ListenOptions } from './listen';

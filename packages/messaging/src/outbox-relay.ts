@@ -1,6 +1,7 @@
 import type { ExchangeName, UnknownEnvelope } from '@mcms/contracts';
 import { isAppError, type Logger, type Metrics } from '@mcms/platform';
-import { Client, escapeIdentifier, type ClientConfig, type Pool } from 'pg';
+import { listenForNotifications } from '@mcms/db';
+import type { ClientConfig, Pool } from 'pg';
 import { withPgTransaction } from './outbox';
 import type { Publisher } from './types';
 
@@ -324,55 +325,15 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   }
 
   // --- LISTEN connection -------------------------------------------------------------------------
-  const listenConfig: ClientConfig = {
-    keepAlive: true,
-    connectionTimeoutMillis: 10_000,
-    ...(options.listenClientConfig ?? clientConfigOf(pool)),
-  };
-  let listener: Client | undefined;
-  let listenFailures = 0;
-  let reconnectTimer: NodeJS.Timeout | undefined;
-
-  async function listen(): Promise<void> {
-    if (stopped) return;
-    const client = new Client(listenConfig);
-    listener = client;
-    let lost = false;
-    const onLost = (err?: Error): void => {
-      if (lost) return;
-      lost = true;
-      if (listener === client) listener = undefined;
-      client.end().catch(() => undefined);
-      if (stopped) return;
-      listenFailures += 1;
-      const delay = backoffMs(listenFailures, 100, Math.min(maxBackoffMs, 10_000));
-      log.warn({ err, retryInMs: delay }, 'outbox relay LISTEN connection lost; reconnecting');
-      reconnectTimer = setTimeout(() => {
-        reconnectTimer = undefined;
-        void listen();
-      }, delay);
-    };
-    client.on('error', onLost);
-    client.on('end', () => onLost());
-    client.on('notification', () => wake());
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${escapeIdentifier(channel)}`);
-    } catch (err) {
-      onLost(err as Error);
-      return;
-    }
-    if (stopped) {
-      await client.end().catch(() => undefined);
-      return;
-    }
-    if (listenFailures > 0) log.info('outbox relay LISTEN connection restored');
-    listenFailures = 0;
-    // A NOTIFY sent while nobody listened is lost: look at the table now.
-    wake();
-  }
-
-  await listen();
+  const listening = await listenForNotifications({
+    clientConfig: options.listenClientConfig ?? clientConfigOf(pool),
+    channel,
+    onNotify: wake,
+    onListening: wake,
+    log,
+    what: 'outbox relay',
+    maxDelayMs: Math.min(maxBackoffMs, 10_000),
+  });
   const pollTimer = setInterval(wake, fallbackPollMs);
   wake();
 
@@ -380,11 +341,9 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     stopping ??= (async () => {
       stopped = true;
       clearInterval(pollTimer);
-      for (const timer of [retryTimer, parkTimer, reconnectTimer])
-        if (timer !== undefined) clearTimeout(timer);
-      retryTimer = parkTimer = reconnectTimer = undefined;
-      const closing = listener?.end().catch(() => undefined);
-      listener = undefined;
+      for (const timer of [retryTimer, parkTimer]) if (timer !== undefined) clearTimeout(timer);
+      retryTimer = parkTimer = undefined;
+      const closing = listening.stop();
       if (running !== undefined) {
         let timeout: NodeJS.Timeout | undefined;
         const timedOut = await Promise.race([

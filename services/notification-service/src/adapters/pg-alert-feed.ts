@@ -1,5 +1,6 @@
 import type { Logger, Metrics } from '@mcms/platform';
-import { Client, escapeIdentifier, type ClientConfig } from 'pg';
+import { listenForNotifications, type Listening } from '@mcms/db';
+import type { ClientConfig } from 'pg';
 import type { Alert, AlertStore } from '../domain/alert';
 
 /** Every alert stored by any replica, in id order, once each, to this replica's listeners. */
@@ -53,9 +54,7 @@ export function createPgAlertFeed(options: PgAlertFeedOptions): AlertFeed {
   let running: Promise<void> | undefined;
   let dirty = false;
   let pollTimer: NodeJS.Timeout | undefined;
-  let reconnectTimer: NodeJS.Timeout | undefined;
-  let listener: Client | undefined;
-  let listenFailures = 0;
+  let listening: Listening | undefined;
 
   function wake(): void {
     if (stopped) return;
@@ -91,49 +90,6 @@ export function createPgAlertFeed(options: PgAlertFeedOptions): AlertFeed {
     } while (dirty && !stopped);
   }
 
-  async function listen(): Promise<void> {
-    if (stopped) return;
-    const client = new Client({
-      keepAlive: true,
-      connectionTimeoutMillis: 10_000,
-      ...options.listenClientConfig,
-    });
-    listener = client;
-    let lost = false;
-    const onLost = (err?: Error): void => {
-      if (lost) return;
-      lost = true;
-      if (listener === client) listener = undefined;
-      client.end().catch(() => undefined);
-      if (stopped) return;
-      listenFailures += 1;
-      const delay = Math.min(10_000, 100 * 2 ** Math.min(listenFailures - 1, 10));
-      log.warn({ err, retryInMs: delay }, 'alert feed LISTEN connection lost; reconnecting');
-      reconnectTimer = setTimeout(() => {
-        reconnectTimer = undefined;
-        void listen();
-      }, delay);
-    };
-    client.on('error', onLost);
-    client.on('end', () => onLost());
-    client.on('notification', () => wake());
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${escapeIdentifier(channel)}`);
-    } catch (err) {
-      onLost(err as Error);
-      return;
-    }
-    if (stopped) {
-      await client.end().catch(() => undefined);
-      return;
-    }
-    if (listenFailures > 0) log.info('alert feed LISTEN connection restored');
-    listenFailures = 0;
-    // A NOTIFY sent while nobody listened is lost: look at the table now.
-    wake();
-  }
-
   return {
     get cursor() {
       return cursor;
@@ -147,16 +103,22 @@ export function createPgAlertFeed(options: PgAlertFeedOptions): AlertFeed {
       // Live delivery starts at the newest alert: older ones are for replay, on request.
       cursor = await store.latestId();
       stopped = false;
-      await listen();
+      listening = await listenForNotifications({
+        clientConfig: options.listenClientConfig,
+        channel,
+        onNotify: wake,
+        onListening: wake,
+        log,
+        what: 'alert feed',
+      });
       pollTimer = setInterval(wake, fallbackPollMs);
     },
     async stop() {
       stopped = true;
       if (pollTimer !== undefined) clearInterval(pollTimer);
-      if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);
-      pollTimer = reconnectTimer = undefined;
-      const closing = listener?.end().catch(() => undefined);
-      listener = undefined;
+      pollTimer = undefined;
+      const closing = listening?.stop();
+      listening = undefined;
       await running;
       await closing;
     },
