@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import { ConfigError } from './config';
@@ -47,11 +48,14 @@ export interface JwtAuth {
 
 /** Creates the JWT verifier/issuer for one secret. */
 export function createJwtAuth({ secret }: { secret: string }): JwtAuth {
+  // One key object for the process: given a string, jsonwebtoken builds a key on every call, which
+  // showed up as ~10 % of a busy service's CPU in the benchmark profile.
+  const key = createSecretKey(Buffer.from(secret, 'utf8'));
   return {
     verify(token) {
       let decoded: unknown;
       try {
-        decoded = jwt.verify(token, secret, { algorithms: ['HS256'] });
+        decoded = jwt.verify(token, key, { algorithms: ['HS256'] });
       } catch (err) {
         const expired = err instanceof jwt.TokenExpiredError;
         throw unauthorized(expired ? 'token expired' : 'invalid token');
@@ -62,7 +66,7 @@ export function createJwtAuth({ secret }: { secret: string }): JwtAuth {
       return { kind: 'user', name: claims.data.sub, roles };
     },
     sign(claims, options = {}) {
-      return jwt.sign({ sub: claims.sub, roles: claims.roles }, secret, {
+      return jwt.sign({ sub: claims.sub, roles: claims.roles }, key, {
         algorithm: 'HS256',
         expiresIn: options.expiresInSeconds ?? 3600,
       });
