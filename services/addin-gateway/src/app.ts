@@ -64,8 +64,8 @@ export const SERVICE_NAME = 'addin-gateway' as const;
 export function buildApp(deps: GatewayDeps): Gateway {
   const { prisma, pool, schema, broker, jwt, log, metrics, settings } = deps;
   const clock = deps.clock ?? (() => new Date());
-  const jobs = createJobStore(prisma);
-  const keys = createKeyStore(prisma);
+  const jobs = createJobStore(prisma, pool);
+  const keys = createKeyStore(prisma, pool);
   const waiters = createJobWaiters({
     pool,
     schema,

@@ -27,11 +27,12 @@ async function main(): Promise<void> {
   const log = createLogger({ service: SERVICE_NAME, level: config.LOG_LEVEL });
   const metrics = createMetrics({ service: SERVICE_NAME });
   const prisma = new PrismaClient({
-    adapter: prismaAdapter({ databaseUrl, schema, max: 10, applicationName: SERVICE_NAME }),
+    // Small: the hot paths (key check, claim, complete) run on `pool`; 4 + 11 keeps the gateway's 15 connections.
+    adapter: prismaAdapter({ databaseUrl, schema, max: 4, applicationName: SERVICE_NAME }),
   });
-  // The outbox relay and the long poll's LISTEN connection.
+  // The outbox relay, the long poll's LISTEN connection and `/complete` (the add-ins' hot path, on plain pg).
   const pool = new Pool(
-    pgPoolConfig({ databaseUrl, schema, max: 5, applicationName: `${SERVICE_NAME}-relay` }),
+    pgPoolConfig({ databaseUrl, schema, max: 11, applicationName: `${SERVICE_NAME}-pg` }),
   );
   pool.on('error', (err) => log.warn({ err }, 'idle PostgreSQL connection failed'));
   const broker = await connectBroker({

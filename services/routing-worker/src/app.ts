@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Broker, Consumer } from '@mcms/messaging';
 import { createHttpApp, type JwtAuth, type Logger, type Metrics } from '@mcms/platform';
 import type { Express } from 'express';
+import type { Pool } from 'pg';
 import { createRoutingUseCases } from './application/routing-use-cases';
 import { jobProgressHandlers, jobResultHandlers } from './adapters/consumers';
 import { mountRoutingRoutes } from './adapters/http-routes';
@@ -14,6 +15,8 @@ import type { PrismaClient } from './generated/prisma/client';
 /** What the routing-worker is built from; `main.ts` makes the real ones, tests may pin time and ids. */
 export interface RoutingWorkerDeps {
   prisma: PrismaClient;
+  /** search_path = the service's schema; the message handlers' transactions (and the outbox relay's). */
+  pool: Pool;
   /** Connected with `routingWorkerTopology(...)`. */
   broker: Broker;
   jwt: JwtAuth;
@@ -38,7 +41,7 @@ export interface RoutingWorkerApp {
 export function buildApp(deps: RoutingWorkerDeps): RoutingWorkerApp {
   const { prisma, broker, jwt, sharedDrive, log, metrics } = deps;
   const clock = deps.clock ?? (() => new Date());
-  const store = createPrismaRoutingStore(prisma);
+  const store = createPrismaRoutingStore(prisma, deps.pool);
   const useCases = createRoutingUseCases({ store, clock, newId: deps.newId ?? randomUUID });
   const openApi = routingWorkerOpenApi();
 

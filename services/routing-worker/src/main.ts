@@ -32,10 +32,12 @@ async function main(): Promise<void> {
   const schema = databaseSchemaFor(SERVICE, process.env);
 
   const prisma = new PrismaClient({
-    adapter: prismaAdapter({ databaseUrl, schema, applicationName: SERVICE }),
+    // The HTTP side only; the message handlers run on `pool`. 6 + 8 keeps the service's 14 connections.
+    adapter: prismaAdapter({ databaseUrl, schema, max: 6, applicationName: SERVICE }),
   });
   const pool = new Pool({
-    ...pgPoolConfig({ databaseUrl, schema, applicationName: `${SERVICE}-outbox`, max: 4 }),
+    // The outbox relay and the message handlers' transactions (see createPrismaRoutingStore).
+    ...pgPoolConfig({ databaseUrl, schema, applicationName: `${SERVICE}-pg`, max: 8 }),
   });
   // An idle connection that dies (a database restart) must not crash the process; the next query reconnects.
   pool.on('error', (err) => log.warn({ err }, 'idle outbox connection lost'));
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
 
   const app = buildApp({
     prisma,
+    pool,
     broker,
     jwt: createJwtAuth({ secret: jwtSecret }),
     sharedDrive,

@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import type { PrismaClient } from '../generated/prisma/client';
 
 /** A stored add-in key: metadata and the hash, never the key. */
@@ -29,7 +30,7 @@ export interface KeyStore {
 }
 
 /** The {@link KeyStore} on the gateway's Prisma client. */
-export function createKeyStore(prisma: PrismaClient): KeyStore {
+export function createKeyStore(prisma: PrismaClient, pool: Pool): KeyStore {
   return {
     async insert(key) {
       await prisma.addinKey.create({ data: key });
@@ -44,8 +45,35 @@ export function createKeyStore(prisma: PrismaClient): KeyStore {
         WHERE addin_key.revoked_at IS NULL`;
     },
 
+    // On every add-in call: plain pg and one indexed read (through Prisma it was a tenth of the gateway's CPU).
     async findByHash(keyHash) {
-      return (await prisma.addinKey.findUnique({ where: { keyHash } })) ?? undefined;
+      const { rows } = await pool.query<{
+        key_id: string;
+        name: string | null;
+        key_hash: string;
+        created_by: string;
+        created_at: Date;
+        expires_at: Date;
+        revoked_at: Date | null;
+        last_used_at: Date | null;
+      }>(
+        `SELECT key_id, name, key_hash, created_by, created_at, expires_at, revoked_at, last_used_at
+         FROM addin_key WHERE key_hash = $1`,
+        [keyHash],
+      );
+      const row = rows[0];
+      return row === undefined
+        ? undefined
+        : {
+            keyId: row.key_id,
+            name: row.name,
+            keyHash: row.key_hash,
+            createdBy: row.created_by,
+            createdAt: row.created_at,
+            expiresAt: row.expires_at,
+            revokedAt: row.revoked_at,
+            lastUsedAt: row.last_used_at,
+          };
     },
 
     list: () => prisma.addinKey.findMany({ orderBy: [{ createdAt: 'asc' }, { keyId: 'asc' }] }),

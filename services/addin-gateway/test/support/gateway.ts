@@ -153,9 +153,9 @@ async function start(
     schema,
     migrationsDir: servicePrismaPaths('addin-gateway').migrationsDir,
   });
-  const prisma = new PrismaClient({ adapter: prismaAdapter({ databaseUrl: DATABASE_URL, schema, max: 10 }) });
+  const prisma = new PrismaClient({ adapter: prismaAdapter({ databaseUrl: DATABASE_URL, schema, max: 4 }) });
   cleanup.push(() => prisma.$disconnect());
-  const pool = new Pool(pgPoolConfig({ databaseUrl: DATABASE_URL, schema, max: 4 }));
+  const pool = new Pool(pgPoolConfig({ databaseUrl: DATABASE_URL, schema, max: 10 }));
   pool.on('error', () => undefined);
   cleanup.push(() => pool.end());
 

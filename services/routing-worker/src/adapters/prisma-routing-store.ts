@@ -1,14 +1,19 @@
-import { enqueueOutbox, fromPrismaTx, withInbox } from '@mcms/messaging';
+import { enqueueOutbox, fromPgClient, fromPrismaTx, withInboxPg } from '@mcms/messaging';
+import type { Pool, PoolClient } from 'pg';
 import { conflict, validationFailed } from '@mcms/platform';
 import type { RoutingStore, RoutingTransaction } from '../application/ports';
 import type { Routing } from '../domain/routing';
-import { type Prisma, type PrismaClient, type Routing as RoutingRow } from '../generated/prisma/client';
+import { Prisma, type PrismaClient, type Routing as RoutingRow } from '../generated/prisma/client';
 import { createOutboxNotificationSink } from './outbox-notification-sink';
 
 type Tx = Prisma.TransactionClient;
 
-/** The routing-worker's tables through Prisma; outbox and inbox rows share the transactions. */
-export function createPrismaRoutingStore(prisma: PrismaClient): RoutingStore {
+/**
+ * The routing-worker's tables; outbox and inbox rows share the transactions. The HTTP side runs on Prisma; the
+ * message handlers (every add-in result and progress event) on plain pg through `pool`: Prisma's interactive
+ * transaction and query engine cost more CPU than the statements themselves.
+ */
+export function createPrismaRoutingStore(prisma: PrismaClient, pool: Pool): RoutingStore {
   return {
     async find(id) {
       const row = await prisma.routing.findUnique({ where: { id } });
@@ -46,13 +51,131 @@ export function createPrismaRoutingStore(prisma: PrismaClient): RoutingStore {
       return (await prisma.inboxMessage.count({ where: { consumer, messageId } })) > 0;
     },
 
+    async resultContext({ consumer, messageId }, routingId, jobId) {
+      // One statement instead of three Prisma queries: this runs for every result command.
+      const { rows } = await pool.query<
+        { handled: boolean; result_recorded: boolean } & Partial<RoutingSqlRow>
+      >(
+        `SELECT
+           EXISTS (SELECT 1 FROM inbox_message WHERE consumer = $1 AND message_id = $2::uuid) AS handled,
+           EXISTS (SELECT 1 FROM generation_result WHERE job_id = $3::uuid) AS result_recorded,
+           r.*
+         FROM (SELECT 1) one
+         LEFT JOIN (SELECT ${ROUTING_COLUMNS_SQL} FROM routing WHERE id = $4::uuid) r ON true`,
+        [consumer, messageId, jobId, routingId],
+      );
+      const row = rows[0] as { handled: boolean; result_recorded: boolean } & Partial<RoutingSqlRow>;
+      return {
+        handled: row.handled,
+        resultRecorded: row.result_recorded,
+        routing: row.id === null || row.id === undefined ? undefined : fromSqlRow(row as RoutingSqlRow),
+      };
+    },
+
     transaction(fn) {
       return prisma.$transaction((tx) => fn(transactionOf(tx)));
     },
 
     inboxTransaction(key, fn) {
-      return withInbox(prisma, key, (tx) => fn(transactionOf(tx)));
+      return withInboxPg(pool, key, (client) => fn(pgTransactionOf(client)));
     },
+  };
+}
+
+const UPDATE_ROUTING_SQL = `
+  UPDATE routing SET routing_code = $2, item_code = $3, revision_code = $4, status = $5::"RoutingStatus",
+    cam_revision = $6, last_addin_job_id = $7::uuid, last_generation_status = $8::"GenerationStatus",
+    last_generation_message = $9, last_generated_at = $10::timestamptz, last_output_digest = $11,
+    generation_progress = $12::int, created_at = $13::timestamptz, updated_at = $14::timestamptz
+  WHERE id = $1::uuid`;
+
+const INSERT_ROUTING_SQL = `
+  INSERT INTO routing (id, routing_code, item_code, revision_code, status, cam_revision, last_addin_job_id,
+    last_generation_status, last_generation_message, last_generated_at, last_output_digest, generation_progress,
+    created_at, updated_at)
+  VALUES ($1::uuid, $2, $3, $4, $5::"RoutingStatus", $6, $7::uuid, $8::"GenerationStatus", $9, $10::timestamptz,
+    $11, $12::int, $13::timestamptz, $14::timestamptz)`;
+
+const routingParams = (r: Routing): unknown[] => [
+  r.id,
+  r.routingCode,
+  r.itemCode,
+  r.revisionCode,
+  r.status,
+  r.camRevision,
+  r.lastAddinJobId,
+  r.lastGenerationStatus,
+  r.lastGenerationMessage,
+  r.lastGeneratedAt,
+  r.lastOutputDigest,
+  r.generationProgress,
+  r.createdAt,
+  r.updatedAt,
+];
+
+/** A {@link RoutingTransaction} on a pg client inside `BEGIN` (the message handlers' transactions). */
+function pgTransactionOf(client: PoolClient): RoutingTransaction {
+  const sql = fromPgClient(client);
+  return {
+    async lock(id) {
+      const { rows } = await client.query<RoutingSqlRow>(
+        `SELECT ${ROUTING_COLUMNS_SQL} FROM routing WHERE id = $1::uuid FOR UPDATE`,
+        [id],
+      );
+      return rows[0] === undefined ? undefined : fromSqlRow(rows[0]);
+    },
+
+    async insert(routing) {
+      try {
+        await client.query(INSERT_ROUTING_SQL, routingParams(routing));
+      } catch (err) {
+        if ((err as { code?: unknown }).code === '23505') {
+          throw conflict(
+            'routing_exists',
+            `routing ${routing.routingCode} already exists for item ${routing.itemCode} revision ${routing.revisionCode}`,
+          );
+        }
+        throw err;
+      }
+    },
+
+    async update(routing) {
+      await client.query(UPDATE_ROUTING_SQL, routingParams(routing));
+    },
+
+    async resultRecorded(jobId) {
+      const { rows } = await client.query<{ recorded: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM generation_result WHERE job_id = $1::uuid) AS recorded',
+        [jobId],
+      );
+      return rows[0]?.recorded === true;
+    },
+
+    async recordResult(g) {
+      await client.query(
+        `INSERT INTO generation_result (job_id, routing_id, result_status, generation_status, message, stale,
+           cam_revision_before, cam_revision_after, meta_json_digest, processed_at)
+         VALUES ($1::uuid, $2::uuid, $3, $4::"GenerationStatus", $5, $6, $7, $8, $9, $10::timestamptz)`,
+        [
+          g.jobId,
+          g.routingId,
+          g.resultStatus,
+          g.generationStatus,
+          g.message,
+          g.stale,
+          g.camRevisionBefore,
+          g.camRevisionAfter,
+          g.metaJsonDigest,
+          g.processedAt,
+        ],
+      );
+    },
+
+    async publish(messages) {
+      await enqueueOutbox(sql, messages);
+    },
+
+    notifications: createOutboxNotificationSink(sql),
   };
 }
 
@@ -60,11 +183,10 @@ function transactionOf(tx: Tx): RoutingTransaction {
   return {
     async lock(id) {
       // FOR UPDATE: the row stays locked until commit, so two changes of one routing can't interleave.
-      const locked = await tx.$queryRaw<
-        Array<{ id: string }>
-      >`SELECT id FROM routing WHERE id = ${id}::uuid FOR UPDATE`;
-      if (locked.length === 0) return undefined;
-      return toRouting(await tx.routing.findUniqueOrThrow({ where: { id } }));
+      // One statement reads and locks (it was a lock, then a Prisma read: two round trips per message).
+      const locked = await tx.$queryRaw<RoutingSqlRow[]>`
+        SELECT ${ROUTING_COLUMNS} FROM routing WHERE id = ${id}::uuid FOR UPDATE`;
+      return locked[0] === undefined ? undefined : fromSqlRow(locked[0]);
     },
 
     async insert(routing) {
@@ -82,12 +204,13 @@ function transactionOf(tx: Tx): RoutingTransaction {
     },
 
     async update(routing) {
-      const { id, ...data } = toRow(routing);
-      await tx.routing.update({ where: { id }, data });
+      await tx.$executeRawUnsafe(UPDATE_ROUTING_SQL, ...routingParams(routing));
     },
 
     async resultRecorded(jobId) {
-      return (await tx.generationResult.count({ where: { jobId } })) > 0;
+      const rows = await tx.$queryRaw<Array<{ recorded: boolean }>>`
+        SELECT EXISTS (SELECT 1 FROM generation_result WHERE job_id = ${jobId}::uuid) AS recorded`;
+      return rows[0]?.recorded === true;
     },
 
     async recordResult(record) {
@@ -99,6 +222,48 @@ function transactionOf(tx: Tx): RoutingTransaction {
     },
 
     notifications: createOutboxNotificationSink(fromPrismaTx(tx)),
+  };
+}
+
+// The routing's columns as raw SQL returns them; the enums as text, which is what the domain compares.
+const ROUTING_COLUMNS_SQL = `id, routing_code, item_code, revision_code, status::text AS status, cam_revision,
+  last_addin_job_id, last_generation_status::text AS last_generation_status, last_generation_message,
+  last_generated_at, last_output_digest, generation_progress, created_at, updated_at`;
+const ROUTING_COLUMNS = Prisma.raw(ROUTING_COLUMNS_SQL);
+
+interface RoutingSqlRow {
+  id: string;
+  routing_code: string;
+  item_code: string;
+  revision_code: string;
+  status: Routing['status'];
+  cam_revision: string;
+  last_addin_job_id: string | null;
+  last_generation_status: Routing['lastGenerationStatus'];
+  last_generation_message: string | null;
+  last_generated_at: Date | null;
+  last_output_digest: string | null;
+  generation_progress: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function fromSqlRow(row: RoutingSqlRow): Routing {
+  return {
+    id: row.id,
+    routingCode: row.routing_code,
+    itemCode: row.item_code,
+    revisionCode: row.revision_code,
+    status: row.status,
+    camRevision: row.cam_revision,
+    lastAddinJobId: row.last_addin_job_id,
+    lastGenerationStatus: row.last_generation_status,
+    lastGenerationMessage: row.last_generation_message,
+    lastGeneratedAt: row.last_generated_at,
+    lastOutputDigest: row.last_output_digest,
+    generationProgress: row.generation_progress,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
   };
 }
 

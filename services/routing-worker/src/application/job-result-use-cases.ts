@@ -41,9 +41,10 @@ export async function applyJobResult(
 ): Promise<ResultOutcome> {
   const { store, sharedDrive, clock } = deps;
   const { payload } = command;
-  if (await store.handled(inbox)) return { kind: 'duplicate-message' };
+  const context = await store.resultContext(inbox, payload.routingId, payload.jobId);
+  if (context.handled) return { kind: 'duplicate-message' };
 
-  const routing = await store.find(payload.routingId);
+  const { routing } = context;
   if (!routing) {
     // Not a transient state: jobs are only created for routings this service already stored, so a
     // retry can't help. Dead-lettered at once, where an operator sees it.
@@ -53,7 +54,7 @@ export async function applyJobResult(
       httpStatus: 404,
     });
   }
-  if (await store.resultRecorded(payload.jobId)) return { kind: 'duplicate-job' };
+  if (context.resultRecorded) return { kind: 'duplicate-job' };
 
   const result: JobResult = {
     jobId: payload.jobId,

@@ -53,6 +53,15 @@ export interface RoutingStore {
   resultRecorded(jobId: string): Promise<boolean>;
   /** Whether the inbox already holds `key` (a cheap look before expensive, idempotent work). */
   handled(key: InboxKey): Promise<boolean>;
+  /**
+   * {@link handled}, {@link find} and {@link resultRecorded} of one result command in one round trip: the
+   * cheap looks before the shared drive is touched.
+   */
+  resultContext(
+    key: InboxKey,
+    routingId: string,
+    jobId: string,
+  ): Promise<{ handled: boolean; routing: Routing | undefined; resultRecorded: boolean }>;
   transaction<T>(fn: (tx: RoutingTransaction) => Promise<T>): Promise<T>;
   /** A transaction that runs at most once per inbox key; the claim commits with the effect. */
   inboxTransaction<T>(key: InboxKey, fn: (tx: RoutingTransaction) => Promise<T>): Promise<InboxOutcome<T>>;

@@ -170,10 +170,10 @@ async function build(
     }
   });
   const prisma = new PrismaClient({
-    adapter: prismaAdapter({ databaseUrl: DATABASE_URL, schema, applicationName: schema }),
+    adapter: prismaAdapter({ databaseUrl: DATABASE_URL, schema, max: 6, applicationName: schema }),
   });
   const pool = new Pool(
-    pgPoolConfig({ databaseUrl: DATABASE_URL, schema, applicationName: `${schema}-outbox`, max: 4 }),
+    pgPoolConfig({ databaseUrl: DATABASE_URL, schema, applicationName: `${schema}-pg`, max: 8 }),
   );
   pool.on('error', () => undefined);
   cleanups.push(
@@ -250,6 +250,7 @@ async function build(
   const jwt = createJwtAuth({ secret: DEV_JWT_SECRET });
   const app: RoutingWorkerApp = buildApp({
     prisma,
+    pool,
     broker,
     jwt,
     sharedDrive: drive,

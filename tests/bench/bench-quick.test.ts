@@ -1,0 +1,105 @@
+// The quick variant of the benchmark (issue 6) in the test run: a few hundred jobs through every scenario,
+// to prove the harness works and produces every figure. It asserts that every job was accounted for and
+// that each figure exists, never a speed: speeds depend on the machine, and belong to `npm run bench`.
+import { defaultOptions, runBenchmark, toMarkdown, type BenchReport } from './harness';
+
+const isRate = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n > 0;
+
+describe('the quick benchmark', () => {
+  let report: BenchReport;
+
+  beforeAll(async () => {
+    report = await runBenchmark({
+      ...defaultOptions(true),
+      jobs: 120,
+      addins: 8,
+      rates: [40],
+      rateSeconds: 2,
+      growth: [300, 600],
+      growthJobs: 50,
+      raw: { amqpMessages: 2_000, messagingMessages: 2_000, pgMs: 400, httpMs: 400 },
+      queueType: 'classic',
+    });
+  }, 120_000);
+
+  it('accounts for every job of the completion path in the routings, the history and one alert each', () => {
+    const { accounting } = report.completion;
+    expect(accounting).toMatchObject({
+      jobs: 120,
+      expectedCompleted: 108,
+      expectedFailed: 12,
+      routingsCompleted: 108,
+      routingsFailed: 12,
+      historyFinal: 120,
+      historyFinalEntries: 120,
+      alertedOnce: 120,
+      alertsReceived: 120,
+      ok: true,
+    });
+    expect(report.completion.complete.count).toBe(120);
+    expect(report.completion.completeToAlert.count).toBe(120);
+  });
+
+  it('accounts for every job of the fixed-rate lifecycle and of both growth runs', () => {
+    for (const scenario of [...report.lifecycle, ...report.growth]) {
+      expect(scenario.accounting.ok).toBe(true);
+      expect(scenario.accounting.alertedOnce).toBe(scenario.accounting.jobs);
+    }
+    expect(report.lifecycle.map((l) => l.jobs)).toEqual([80]);
+    expect(report.growth.map((g) => [g.priorJobs, g.accounting.jobs])).toEqual([
+      [300, 50],
+      [600, 50],
+    ]);
+  });
+
+  it('produces every raw limit, the messaging ratio, the bound and the resources of every process', () => {
+    expect(
+      [
+        report.raw.amqp.perSecond,
+        report.raw.postgres.perSecond,
+        report.raw.http.server.perSecond,
+        report.raw.http.fetchClient.perSecond,
+        report.messaging.perSecond,
+        report.messaging.ratioToRaw,
+        report.bound.min,
+        report.bound.shared,
+        report.ratioToBound.min,
+        report.completion.resultsPerSec,
+        report.completion.cpuMsPerResult,
+        report.growthCostRatio,
+      ].every(isRate),
+    ).toBe(true);
+    const l = report.lifecycle[0]!;
+    for (const stage of Object.values(l.stages)) expect(stage.count).toBe(l.jobs);
+    expect(l.backlog.samples.length).toBeGreaterThan(0);
+    const names = report.completion.resources.map((r) => r.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'addin-gateway',
+        'routing-worker',
+        'history-service',
+        'notification-service',
+        'rabbitmq',
+      ]),
+    );
+    for (const usage of report.completion.resources) {
+      expect(usage.processes).toBeGreaterThan(0);
+      expect(usage.peakRssMb).toBeGreaterThan(0);
+    }
+  });
+
+  it('prints one table with every target of the issue', () => {
+    const markdown = toMarkdown(report);
+    for (const target of [
+      'completion path ≥ 1,000 results/s',
+      'full lifecycle holds ≥ 500 jobs/s',
+      'p99 /complete ≤ 50 ms',
+      'p99 complete → alert ≤ 250 ms',
+      'per-result cost at 200k prior jobs',
+      'every service < 200 MB RSS',
+      '≥ 50% of the bound',
+      '≥ 0.9× raw amqplib',
+    ])
+      expect(markdown).toContain(target);
+  });
+});
