@@ -1,3 +1,4 @@
+import { waitFor as sharedWaitFor, type WaitOptions } from '@mcms/testing';
 // The system under end-to-end test: each service started as its own process from its production build
 // (`node services/<svc>/dist/main.js`), isolated by a topology prefix, its own database schemas and a
 // temporary shared drive, so test files can run side by side against one RabbitMQ and one PostgreSQL.
@@ -209,38 +210,9 @@ export function tokenFor(
   return createJwtAuth({ secret: DEV_JWT_SECRET }).sign({ sub, roles: [role] }, { expiresInSeconds });
 }
 
-/**
- * Polls `probe` until it returns something truthy (which it returns) or `timeoutMs` passes; then throws
- * naming `what` and the last value seen. A deadline, never a fixed sleep.
- */
-export async function waitFor<T>(
-  probe: () => T | Promise<T>,
-  {
-    timeoutMs = 15_000,
-    intervalMs = 50,
-    what = 'condition',
-  }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    last = await probe();
-    if (last) return last as NonNullable<T>;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${preview(last)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-function preview(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 600 ? `${text.slice(0, 600)}…` : text;
+/** Polls `probe` until it returns something truthy (which it returns); end-to-end defaults: 15 s, every 50 ms. */
+export function waitFor<T>(probe: () => T | Promise<T>, options: WaitOptions = {}): Promise<NonNullable<T>> {
+  return sharedWaitFor(probe, { timeoutMs: 15_000, intervalMs: 50, ...options });
 }
 
 /** A TCP port nothing listens on right now (the service binds it a moment later). */

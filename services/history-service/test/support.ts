@@ -1,3 +1,4 @@
+import { eventually } from '@mcms/testing';
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import {
@@ -146,23 +147,7 @@ export function eventOf<D extends MessageDefinition>(
   return createMessage(definition, payload, { correlationId: `corr-${randomUUID()}`, ...origin });
 }
 
-/**
- * Polls `probe` until it returns something other than `undefined` (returned), or throws after
- * `timeoutMs` naming `what`. A deadline, never a fixed sleep.
- */
-export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20)); // the polling interval, not a wait for an outcome
-  }
-}
+export { eventually };
 
 /** The sum of a metric's values whose labels include `labels`. */
 export async function metricValue(

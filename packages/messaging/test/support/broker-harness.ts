@@ -1,3 +1,4 @@
+import { waitFor } from '@mcms/testing';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, connect as tcpConnect, Socket, type AddressInfo } from 'node:net';
@@ -17,26 +18,7 @@ export function uniquePrefix(): string {
   return `t-${randomUUID().slice(0, 8)}.`;
 }
 
-/**
- * Polls `probe` until it returns something truthy (which it returns) or `timeoutMs` passes (then
- * throws, naming `what`). Waiting on a condition with a deadline, never a fixed sleep.
- */
-export async function waitFor<T>(
-  probe: () => T | Promise<T>,
-  {
-    timeoutMs = 10_000,
-    intervalMs = 5,
-    what = 'condition',
-  }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<NonNullable<T>> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+export { waitFor };
 
 /** A promise with its resolve function outside. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {

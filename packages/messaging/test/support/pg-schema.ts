@@ -1,3 +1,4 @@
+import { eventually } from '@mcms/testing';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Client, escapeIdentifier, Pool } from 'pg';
@@ -51,17 +52,4 @@ export async function createTestSchema(extraDdl = ''): Promise<TestSchema> {
   };
 }
 
-/** Polls `probe` until it returns a value other than `undefined`, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20)); // a polling interval, not a wait for an outcome
-  }
-}
+export { eventually };

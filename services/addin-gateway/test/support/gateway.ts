@@ -1,3 +1,4 @@
+import { waitFor as sharedWaitFor } from '@mcms/testing';
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   AddinJobExpired,
@@ -104,18 +105,12 @@ export interface GatewayHarness {
 }
 
 /** Polls `probe` until it returns something truthy, or throws after `timeoutMs` naming `what`. */
-export async function waitFor<T>(
+export function waitFor<T>(
   probe: () => T | Promise<T>,
   what: string,
   timeoutMs = 10_000,
 ): Promise<NonNullable<T>> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  return sharedWaitFor(probe, { what, timeoutMs, intervalMs: 10 });
 }
 
 export async function startGateway(settings: Partial<GatewaySettings> = {}): Promise<GatewayHarness> {
