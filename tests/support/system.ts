@@ -66,6 +66,10 @@ export interface SystemOptions {
   readyTimeoutMs?: number;
   /** Names the system in prefixes and logs; default `e2e`. */
   name?: string;
+  /** The broker for the services, taps and cleanup; default `AMQP_URL` or the local broker. */
+  amqpUrl?: string;
+  /** The database for the services, migrations and `sql`; default `DATABASE_URL` or the local one. */
+  databaseUrl?: string;
 }
 
 /** One line a service printed. */
@@ -185,6 +189,8 @@ export interface System {
   publish<D extends MessageDefinition>(definition: D, envelope: MessageEnvelope): Promise<void>;
   /** A position in the services' logs, to print what came after it. */
   logMark(): number;
+  /** Every line every service printed so far, in arrival order (log scans, e.g. for leaked secrets). */
+  logLines(): readonly LogLine[];
   /** The lines printed since `mark` (the last `limit` per service). */
   logsSince(mark: number, limit?: number): string;
   /** Whether every service process is still running. */
@@ -265,8 +271,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const id = randomBytes(4).toString('hex');
   const name = options.name ?? 'e2e';
   const prefix = `${name}-${id}.`;
-  const amqpUrl = process.env.AMQP_URL || DEFAULT_AMQP_URL;
-  const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  const amqpUrl = options.amqpUrl ?? (process.env.AMQP_URL || DEFAULT_AMQP_URL);
+  const databaseUrl = options.databaseUrl ?? (process.env.DATABASE_URL || DEFAULT_DATABASE_URL);
   const schemas = Object.fromEntries(
     ALL_SERVICES.map((s) => [s, `${name.replace(/[^a-z0-9]/g, '_')}_${id}_${SERVICE_DATABASES[s]}`]),
   ) as Record<SystemService, string>;
@@ -453,6 +459,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
         await broker.publisher.publish(outgoing(definition, envelope));
       },
       logMark: () => lines.length,
+      logLines: () => lines,
       logsSince,
       running: () => processes.filter((p) => !p.exit).map((p) => p.service),
       stop,

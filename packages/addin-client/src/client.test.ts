@@ -182,6 +182,16 @@ describe('the add-in client', () => {
     expect(gateway.seen).toHaveLength(2);
   });
 
+  it('retries a 429 after the Retry-After of the rate limit', async () => {
+    gateway.answer(
+      json(429, errorBody('rate_limited', 'too many requests'), { 'retry-after': '1' }),
+      noContent,
+    );
+    await expect(client().next()).resolves.toBeNull();
+    expect(gateway.seen).toHaveLength(2);
+    expect(delays).toEqual([1_000]);
+  });
+
   it("waits as long as the gateway's Retry-After says, within the cap", async () => {
     gateway.answer(json(503, errorBody('dependency_unavailable', 'x'), { 'retry-after': '2' }), noContent);
     await client({ retry: { maxDelayMs: 1_500 } }).next();

@@ -2,7 +2,7 @@ import { AddinJob, CompleteJobBody, ErrorBody, Lease } from '@mcms/contracts';
 import type { z } from 'zod';
 import { AddinApiError } from './errors';
 
-/** How the client retries a call that got no answer (network error, timeout) or a 503. */
+/** How the client retries a call that got no answer (network error, timeout), a 503 or a 429. */
 export interface RetryOptions {
   /** Tries in all, the first included; default 4. `1` disables retries. */
   attempts?: number;
@@ -220,7 +220,8 @@ function parseJson(text: string): unknown {
 
 function httpError(answer: Answer, request: Request): AddinApiError {
   const parsed = ErrorBody.safeParse(answer.body);
-  const retryable = answer.status === 503;
+  // 429 (a rate limit) and 503 (overloaded, or a dependency down) both say when to come back: Retry-After.
+  const retryable = answer.status === 503 || answer.status === 429;
   if (parsed.success) {
     const { code, message, details } = parsed.data.error;
     return new AddinApiError({

@@ -62,3 +62,17 @@ export {
   type InboxOutcome,
   type PrismaTransactor,
 } from './inbox';
+// Least privilege on the broker: one user per service, permissions derived from the queues and exchanges.
+export {
+  BROKER_SERVICES,
+  brokerDefinitions,
+  brokerPermissions,
+  brokerUserOf,
+  OPERATOR_BROKER_USER,
+  queuesOf,
+  rabbitPasswordHash,
+  SERVICE_BROKER_ACCESS,
+  type BrokerDefinitionsOptions,
+  type BrokerPermission,
+  type BrokerService,
+} from './permissions';

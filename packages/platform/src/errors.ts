@@ -74,6 +74,19 @@ export function validationFailed(issues: readonly FieldIssue[]): AppError {
   });
 }
 
+/**
+ * 429 `rate_limited`: too many requests (or failed sign-ins) from this caller; `details.retryAfterSeconds`
+ * repeats the `Retry-After` header for clients that only read bodies.
+ */
+export function rateLimited(retryAfterSeconds: number, message = 'too many requests'): AppError {
+  return new AppError({
+    code: 'rate_limited',
+    message: `${message}: retry after ${retryAfterSeconds} s`,
+    httpStatus: 429,
+    details: { retryAfterSeconds },
+  });
+}
+
 /** 401 `unauthorized`: no credentials, or credentials that could not be verified. */
 export function unauthorized(message = 'authentication required'): AppError {
   return new AppError({ code: 'unauthorized', message, httpStatus: 401 });

@@ -13,6 +13,7 @@ import {
   payloadTooLarge,
   unsupportedMediaType,
 } from './errors';
+import { applyHttpSecurity, type HttpSecurityOptions } from './http-security';
 import { redactUrl, withCorrelation, type Logger } from './logger';
 import type { Metrics } from './metrics';
 
@@ -53,6 +54,8 @@ export interface HttpAppOptions {
   readinessTimeoutMs?: number;
   /** Largest accepted JSON body, in bytes or as `'256kb'`. Default `'256kb'`. */
   bodyLimit?: string | number;
+  /** Security headers, CORS and the limit on failed authentications; safe defaults when absent. */
+  security?: HttpSecurityOptions;
 }
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -86,6 +89,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
     observeRequest(req, res, metrics);
     next();
   });
+  applyHttpSecurity(app, options.security);
 
   app.use((req, _res, next) => {
     const notJson = BODY_METHODS.has(req.method) && hasBody(req) && !req.is(JSON_TYPES);

@@ -11,6 +11,7 @@ export {
   notFound,
   parseWith,
   payloadTooLarge,
+  rateLimited,
   unauthorized,
   unavailable,
   unsupportedMediaType,
@@ -50,6 +51,20 @@ export {
   type RunningHttpServer,
   type StartHttpServerOptions,
 } from './http';
+export {
+  API_CSP,
+  applyHttpSecurity,
+  authFailureLimiter,
+  corsOptions,
+  createRateLimiter,
+  DEFAULT_AUTH_FAILURE_LIMIT,
+  httpSecurityConfig,
+  httpSecurityFrom,
+  type CspDirectives,
+  type HttpSecurityOptions,
+  type RateLimiterOptions,
+  type RateLimitSettings,
+} from './http-security';
 export {
   onShutdown,
   runShutdown,

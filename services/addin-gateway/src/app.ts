@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { CONTRACTS_VERSION, EspritGenerationCommand, openApiFor } from '@mcms/contracts';
 import type { Broker, Consumer } from '@mcms/messaging';
-import { createHttpApp, type JwtAuth, type Logger, type Metrics } from '@mcms/platform';
+import {
+  createHttpApp,
+  type HttpSecurityOptions,
+  type JwtAuth,
+  type Logger,
+  type Metrics,
+} from '@mcms/platform';
 import type { Express } from 'express';
 import type { Pool } from 'pg';
+import { createAddinRateLimiter, type AddinRateLimits } from './adapters/addin-rate-limits';
 import { createGatewayAuthenticator } from './adapters/authenticate';
 import { espritGenerationHandler } from './adapters/esprit-generation.consumer';
 import { mountGatewayRoutes } from './adapters/http-routes';
@@ -28,6 +35,8 @@ export interface GatewaySettings {
   longPollFallbackMs: number;
   /** Concurrent EspritGenerationCommand handlers; default 16. */
   prefetch?: number;
+  /** Add-in calls per key and per device (decision 0009); none when absent. */
+  addinRateLimits?: AddinRateLimits;
 }
 
 /** Everything the gateway runs on; `main.ts` builds it from the environment, tests from their own. */
@@ -43,6 +52,8 @@ export interface GatewayDeps {
   settings: GatewaySettings;
   /** Defaults to the system clock; tests pass their own to expire leases without waiting. */
   clock?: () => Date;
+  /** CORS, auth-failure limit, proxy hops (from `httpSecurityFrom(config)`); safe defaults when absent. */
+  security?: HttpSecurityOptions;
 }
 
 /** A built gateway: the express app (not listening) and the background work `start` begins. */
@@ -81,10 +92,17 @@ export function buildApp(deps: GatewayDeps): Gateway {
   const http = createHttpApp({
     log,
     metrics,
+    security: deps.security,
     readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
     routes: (app) =>
       mountGatewayRoutes(app, {
-        authenticate: createGatewayAuthenticator({ jwt, keys, clock, log }),
+        authenticate: createGatewayAuthenticator({
+          jwt,
+          keys,
+          clock,
+          log,
+          rateLimit: createAddinRateLimiter(settings.addinRateLimits ?? {}),
+        }),
         jobs,
         keys,
         waiters,

@@ -1,4 +1,11 @@
-import { baseServiceConfig, brokerServiceConfig, envDurationMs, envInt, envPort } from '@mcms/platform';
+import {
+  baseServiceConfig,
+  brokerServiceConfig,
+  envDurationMs,
+  envInt,
+  envPort,
+  httpSecurityConfig,
+} from '@mcms/platform';
 import { z } from 'zod';
 
 /** The gateway's environment. Keys are the variable names; `loadConfig` names every bad one at once. */
@@ -6,6 +13,7 @@ export const gatewayConfig = z.object({
   ...baseServiceConfig,
   PORT: envPort(8080),
   ...brokerServiceConfig,
+  ...httpSecurityConfig,
   /** How long an add-in holds a job without a heartbeat. */
   JOB_LEASE: envDurationMs('10m'),
   /** Attempts (hand-outs) before a job whose leases keep running out fails. */
@@ -22,6 +30,14 @@ export const gatewayConfig = z.object({
   LONG_POLL_MAX_WAITERS: envInt({ min: 1, max: 100_000, default: 1_000 }),
   /** How often waiting requests look for jobs when no notification came (a missed NOTIFY). */
   LONG_POLL_FALLBACK: envDurationMs('5s'),
+  /**
+   * Add-in calls per device (key + X-Addin-Device) and window; 0 = no limit. A real add-in makes a few calls
+   * a minute (a long poll every 30 s, a heartbeat every third of the lease, one completion per job).
+   */
+  ADDIN_RATE_LIMIT_PER_DEVICE: envInt({ min: 0, max: 10_000_000, default: 1_200 }),
+  /** Add-in calls per key (every device sharing it) and window; 0 = no limit. */
+  ADDIN_RATE_LIMIT_PER_KEY: envInt({ min: 0, max: 100_000_000, default: 60_000 }),
+  ADDIN_RATE_LIMIT_WINDOW: envDurationMs('1m'),
 });
 
 /** The validated configuration. */

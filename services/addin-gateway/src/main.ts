@@ -6,6 +6,7 @@ import {
   createJwtAuth,
   createLogger,
   createMetrics,
+  httpSecurityFrom,
   exitOnConfigError,
   jwtSecretFrom,
   loadConfig,
@@ -64,7 +65,12 @@ async function main(): Promise<void> {
       bootstrapKey: config.ADDIN_BOOTSTRAP_KEY,
       maxWaiters: config.LONG_POLL_MAX_WAITERS,
       longPollFallbackMs: config.LONG_POLL_FALLBACK,
+      addinRateLimits: {
+        perKey: perWindow(config.ADDIN_RATE_LIMIT_PER_KEY, config.ADDIN_RATE_LIMIT_WINDOW),
+        perDevice: perWindow(config.ADDIN_RATE_LIMIT_PER_DEVICE, config.ADDIN_RATE_LIMIT_WINDOW),
+      },
     },
+    security: httpSecurityFrom(config),
   });
   await app.start();
   const http = await startHttpServer(app.http, { port: config.PORT, log });
@@ -78,6 +84,11 @@ async function main(): Promise<void> {
     () => prisma.$disconnect(),
     () => pool.end(),
   ]);
+}
+
+/** A limit of `limit` calls per `windowMs`, or none for 0. */
+function perWindow(limit: number, windowMs: number): { limit: number; windowMs: number } | undefined {
+  return limit === 0 ? undefined : { limit, windowMs };
 }
 
 main().catch((err: unknown) => {

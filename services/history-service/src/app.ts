@@ -1,6 +1,13 @@
 import { openApiFor } from '@mcms/contracts';
 import type { Broker, Consumer } from '@mcms/messaging';
-import { createHttpApp, userAuthenticator, type JwtAuth, type Logger, type Metrics } from '@mcms/platform';
+import {
+  createHttpApp,
+  userAuthenticator,
+  type HttpSecurityOptions,
+  type JwtAuth,
+  type Logger,
+  type Metrics,
+} from '@mcms/platform';
 import express, { type Express } from 'express';
 import { HISTORY_EVENTS_QUEUE, historyEventHandlers } from './adapters/history-events.consumer';
 import { mountHistoryRoutes } from './adapters/history.routes';
@@ -19,6 +26,8 @@ export interface HistoryAppDeps {
   metrics: Metrics;
   /** Events handled at once; default 64. */
   prefetch?: number;
+  /** CORS, auth-failure limit, proxy hops; safe defaults when absent. */
+  security?: HttpSecurityOptions;
 }
 
 /** The service, not yet running: `http` to listen with, `start()` to consume, `stop()` to drain. */
@@ -36,6 +45,7 @@ export function buildApp(deps: HistoryAppDeps): HistoryApp {
   const http = createHttpApp({
     log,
     metrics,
+    security: deps.security,
     readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
     routes: (app) => {
       const router = express.Router();

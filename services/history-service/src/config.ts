@@ -4,6 +4,9 @@ import {
   brokerServiceConfig,
   ConfigError,
   envPort,
+  httpSecurityConfig,
+  httpSecurityFrom,
+  type HttpSecurityOptions,
   jwtSecretFrom,
   loadConfig,
 } from '@mcms/platform';
@@ -14,6 +17,7 @@ export const historyServiceEnv = z.object({
   ...baseServiceConfig,
   PORT: envPort(8082),
   ...brokerServiceConfig,
+  ...httpSecurityConfig,
 });
 
 /** The typed configuration `main.ts` builds the service from. */
@@ -30,6 +34,7 @@ export interface HistoryServiceConfig {
   topologyPrefix: string;
   queueType: 'quorum' | 'classic';
   retryDelaysMs: number[];
+  httpSecurity: HttpSecurityOptions;
 }
 
 /**
@@ -49,6 +54,7 @@ export function loadHistoryServiceConfig(env: NodeJS.ProcessEnv): HistoryService
     topologyPrefix: parsed.MCMS_TOPOLOGY_PREFIX,
     queueType: parsed.MCMS_QUEUE_TYPE,
     retryDelaysMs: parsed.MCMS_RETRY_DELAYS,
+    httpSecurity: httpSecurityFrom(parsed),
   };
 }
 

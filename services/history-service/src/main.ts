@@ -38,7 +38,14 @@ async function main(): Promise<void> {
     metrics,
     connectionName: SERVICE,
   });
-  const app = buildApp({ prisma, broker, jwt: createJwtAuth({ secret: config.jwtSecret }), log, metrics });
+  const app = buildApp({
+    prisma,
+    broker,
+    jwt: createJwtAuth({ secret: config.jwtSecret }),
+    log,
+    metrics,
+    security: config.httpSecurity,
+  });
   const http = await startHttpServer(app.http, { port: config.port, log });
   await app.start();
   // No outbox relay and no pg pool: the history writes entries only, it emits no messages.

@@ -1,14 +1,22 @@
 import type { Server as HttpServer } from 'node:http';
 import { openApiFor } from '@mcms/contracts';
 import type { Broker, Consumer } from '@mcms/messaging';
-import { createHttpApp, userAuthenticator, type JwtAuth, type Logger, type Metrics } from '@mcms/platform';
+import {
+  createHttpApp,
+  userAuthenticator,
+  type HttpSecurityOptions,
+  type JwtAuth,
+  type Logger,
+  type Metrics,
+} from '@mcms/platform';
 import express, { type Express } from 'express';
 import type { ClientConfig } from 'pg';
 import { Server } from 'socket.io';
 import { ALERTS_QUEUE, alertEventHandlers } from './adapters/alerts.consumer';
 import { mountNotificationRoutes } from './adapters/notification.routes';
 import { serveNotificationSocket, type NotificationServer } from './adapters/notification-socket';
-import { mountOperatorPage } from './adapters/operator-page';
+import { mountOperatorPage, OPERATOR_PAGE_CSP } from './adapters/operator-page';
+import { socketServerOptions } from './adapters/socket-security';
 import { createPgAlertFeed } from './adapters/pg-alert-feed';
 import { createPrismaAlertStore } from './adapters/prisma-alert-store';
 import type { PrismaClient } from './generated/prisma/client';
@@ -36,6 +44,8 @@ export interface NotificationAppDeps {
   prefetch?: number;
   /** The live feed reads the table this often without a NOTIFY; default 1 s. */
   feedFallbackPollMs?: number;
+  /** CORS (HTTP and socket.io), auth-failure limit, proxy hops; safe defaults when absent. */
+  security?: HttpSecurityOptions;
 }
 
 /**
@@ -65,6 +75,8 @@ export function buildApp(deps: NotificationAppDeps): NotificationApp {
   const http = createHttpApp({
     log,
     metrics,
+    // The operator page's policy: its own scripts, styles and socket only, nothing inline.
+    security: { ...deps.security, contentSecurityPolicy: OPERATOR_PAGE_CSP },
     readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
     routes: (app) => {
       const router = express.Router();
@@ -84,8 +96,8 @@ export function buildApp(deps: NotificationAppDeps): NotificationApp {
   });
 
   // Default path (/socket.io/), which also serves the browser client script the operator page loads.
-  // No CORS: the page is served from this origin.
-  const io: NotificationServer = new Server();
+  // The page is served from this origin; other origins only when configured (MCMS_CORS_ORIGINS).
+  const io: NotificationServer = new Server(socketServerOptions(deps.security?.corsOrigins ?? []));
   serveNotificationSocket(io, { jwt, store, feed, log, metrics });
 
   let consumer: Consumer | undefined;

@@ -5,6 +5,9 @@ import {
   ConfigError,
   envPort,
   envUrl,
+  httpSecurityConfig,
+  httpSecurityFrom,
+  type HttpSecurityOptions,
   jwtSecretFrom,
   loadConfig,
 } from '@mcms/platform';
@@ -15,6 +18,7 @@ export const notificationServiceEnv = z.object({
   ...baseServiceConfig,
   PORT: envPort(8083),
   ...brokerServiceConfig,
+  ...httpSecurityConfig,
   /** Where the operator page's proxy finds the routings. */
   ROUTING_WORKER_URL: envUrl({ protocols: ['http', 'https'] }).default('http://127.0.0.1:8081'),
   /** Where the operator page's proxy finds a routing's history. */
@@ -39,6 +43,7 @@ export interface NotificationServiceConfig {
   historyServiceUrl: string;
   /** The page's development sign-in (mints a viewer token): never in production. */
   allowDevSignIn: boolean;
+  httpSecurity: HttpSecurityOptions;
 }
 
 /**
@@ -61,6 +66,7 @@ export function loadNotificationServiceConfig(env: NodeJS.ProcessEnv): Notificat
     routingWorkerUrl: parsed.ROUTING_WORKER_URL,
     historyServiceUrl: parsed.HISTORY_SERVICE_URL,
     allowDevSignIn: parsed.NODE_ENV !== 'production',
+    httpSecurity: httpSecurityFrom(parsed),
   };
 }
 

@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     routingWorkerUrl: config.routingWorkerUrl,
     historyServiceUrl: config.historyServiceUrl,
     allowDevSignIn: config.allowDevSignIn,
+    security: config.httpSecurity,
   });
   const http = await startHttpServer(app.http, { port: config.port, log });
   app.attach(http.server);

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker, Consumer } from '@mcms/messaging';
-import { createHttpApp, type JwtAuth, type Logger, type Metrics } from '@mcms/platform';
+import {
+  createHttpApp,
+  type HttpSecurityOptions,
+  type JwtAuth,
+  type Logger,
+  type Metrics,
+} from '@mcms/platform';
 import type { Express } from 'express';
 import type { Pool } from 'pg';
 import { createRoutingUseCases } from './application/routing-use-cases';
@@ -27,6 +33,8 @@ export interface RoutingWorkerDeps {
   newId?: () => string;
   /** Results handled at once per queue; default 16 (each holds a database connection while it commits). */
   prefetch?: number;
+  /** CORS, auth-failure limit, proxy hops (from `httpSecurityFrom(config)`); safe defaults when absent. */
+  security?: HttpSecurityOptions;
 }
 
 /** The service, built but not started: nothing listens and nothing is consumed until asked. */
@@ -48,6 +56,7 @@ export function buildApp(deps: RoutingWorkerDeps): RoutingWorkerApp {
   const http = createHttpApp({
     log,
     metrics,
+    security: deps.security,
     readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
     routes: (app) => {
       app.get('/openapi.json', (_req, res) => {

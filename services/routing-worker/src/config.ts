@@ -1,4 +1,10 @@
-import { baseServiceConfig, brokerServiceConfig, envDurationMs, envPort } from '@mcms/platform';
+import {
+  baseServiceConfig,
+  brokerServiceConfig,
+  envDurationMs,
+  envPort,
+  httpSecurityConfig,
+} from '@mcms/platform';
 import { z } from 'zod';
 
 // Outside production a folder under the working directory stands in for the mounted share.
@@ -10,6 +16,7 @@ export const routingWorkerConfig = z
     ...baseServiceConfig,
     PORT: envPort(8081),
     ...brokerServiceConfig,
+    ...httpSecurityConfig,
     /** The mounted shared drive (W:\MCMS): `<root>/<item>/<revision>/Routings/<routingCode>/`. */
     SHARED_DRIVE_ROOT: z.string().min(1).optional(),
     SHARED_DRIVE_TIMEOUT: envDurationMs('5s'),

@@ -6,6 +6,7 @@ import {
   createJwtAuth,
   createLogger,
   createMetrics,
+  httpSecurityFrom,
   exitOnConfigError,
   jwtSecretFrom,
   loadConfig,
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
     sharedDrive,
     log,
     metrics,
+    security: httpSecurityFrom(config),
   });
   await app.start();
   const http = await startHttpServer(app.http, { port: config.PORT, log });

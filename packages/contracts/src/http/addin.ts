@@ -75,6 +75,12 @@ export const KeyIdParams = z.object({ keyId: Id });
 const addinErrors = {
   400: { description: 'Invalid request: every bad field is named', schema: ErrorBody },
   401: { description: 'Missing, wrong, expired or revoked add-in key, or no device id', schema: ErrorBody },
+  429: {
+    description:
+      'rate_limited: too many calls for this key or device, or too many failed authentications from this ' +
+      'address; retry after Retry-After seconds',
+    schema: ErrorBody,
+  },
 };
 const adminErrors = {
   400: { description: 'Invalid request', schema: ErrorBody },

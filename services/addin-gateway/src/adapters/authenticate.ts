@@ -9,6 +9,7 @@ import {
 } from '@mcms/platform';
 import type { Request } from 'express';
 import { hashKey, keyRefusal, LAST_USED_RESOLUTION_MS, sameHash, shouldRecordUse } from '../domain/keys';
+import type { AddinRateLimiter } from './addin-rate-limits';
 import type { KeyStore } from './key-store';
 
 /** The add-in's headers. */
@@ -27,6 +28,8 @@ export function createGatewayAuthenticator(deps: {
   keys: KeyStore;
   clock: () => Date;
   log: Logger;
+  /** Per key and device; none when absent. */
+  rateLimit?: AddinRateLimiter;
 }): Authenticate {
   const users = userAuthenticator(deps.jwt);
 
@@ -53,6 +56,7 @@ export function createGatewayAuthenticator(deps: {
         deps.log.warn({ err, keyId: stored.keyId }, 'could not record the use of an add-in key');
       });
     }
+    await deps.rateLimit?.(req, { keyId: stored.keyId, deviceId: device.data });
     return { kind: 'addin', keyId: stored.keyId, deviceId: device.data };
   }
 

@@ -4,7 +4,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyRoutes, routingRoutes, type RouteDefinition } from '@mcms/contracts';
-import { AppError, CORRELATION_ID_HEADER, type JwtAuth, type Logger } from '@mcms/platform';
+import {
+  AppError,
+  CORRELATION_ID_HEADER,
+  type CspDirectives,
+  type JwtAuth,
+  type Logger,
+} from '@mcms/platform';
 import type { Express, Request, Response } from 'express';
 
 /** Options of {@link mountOperatorPage}. */
@@ -44,17 +50,26 @@ const UI_DIR = path.resolve(__dirname, '..', '..', 'src', 'ui');
 const FORWARDED_HEADERS = ['authorization', 'accept', 'if-none-match'] as const;
 const RETURNED_HEADERS = ['content-type', 'etag', 'cache-control'] as const;
 
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-].join('; ');
+/**
+ * The page's policy: its own scripts, styles and socket only, nothing inline, no frames. The whole service
+ * sends it (helmet, through `createHttpApp`); the page's files set it themselves too, so they keep it
+ * wherever they are mounted.
+ */
+export const OPERATOR_PAGE_CSP: CspDirectives = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'"],
+  'img-src': ["'self'", 'data:'],
+  'connect-src': ["'self'"],
+  'base-uri': ["'none'"],
+  'form-action': ["'self'"],
+  'frame-ancestors': ["'none'"],
+  'object-src': ["'none'"],
+};
+
+const CONTENT_SECURITY_POLICY = Object.entries(OPERATOR_PAGE_CSP)
+  .map(([name, values]) => `${name} ${values.join(' ')}`)
+  .join('; ');
 
 interface UiFile {
   body: string;
