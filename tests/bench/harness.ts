@@ -163,6 +163,10 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       LEASE_SWEEP_INTERVAL: '30s',
       SHARED_DRIVE_TIMEOUT: '10s',
       LONG_POLL_FALLBACK: '5s',
+      // Each simulated add-in runs hundreds of jobs a second, far beyond a workstation (a few calls a minute):
+      // limits high enough never to bite, still on the path so their cost is measured.
+      ADDIN_RATE_LIMIT_PER_DEVICE: '10000000',
+      ADDIN_RATE_LIMIT_PER_KEY: '100000000',
       ...profileEnv,
     },
   });

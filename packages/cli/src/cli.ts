@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AddinJobStatus } from '@mcms/contracts';
 import { cliLogger } from './broker';
+import { showBrokerPermissions } from './broker-permissions';
 import { listDeadLetterDepths, purge, replay, showDeadLetters } from './dlq';
 import { CommandError, UsageError } from './errors';
 import { createKey, listJobs, listKeys, revokeKey } from './gateway';
@@ -19,6 +20,11 @@ export const USAGE = `mcms: the MCMS operator's tool
   mcms keys create [--name <name>] [--days <n>] issue an add-in key (shown once)
   mcms keys list
   mcms keys revoke <keyId>
+  mcms broker permissions [--vhost <v>] [--user-prefix <p>] [--rabbitmqctl | --definitions]
+                                                one broker user per service (and the operator) with
+                                                least-privilege regexes for MCMS_TOPOLOGY_PREFIX;
+                                                --definitions: users with password hashes of
+                                                MCMS_BROKER_PASSWORD_<USER> (e.g. _ROUTING_WORKER)
 
 Every command takes --json (machine-readable output on stdout) and --help.
 <q> is a consumer queue without the prefix, e.g. routing-worker.addin-job-results.
@@ -205,6 +211,27 @@ async function dispatch(argv: string[], env: CliContext['env'], io: CliIo, now: 
       const keyId = positionals[0];
       if (keyId === undefined) throw new UsageError('keys revoke needs the key id: mcms keys revoke <keyId>');
       return revokeKey({ settings, io, json: values.json, by: values.by }, keyId);
+    }
+    case 'broker permissions': {
+      const { values } = parse(rest, {
+        vhost: { type: 'string', default: '/' },
+        'user-prefix': { type: 'string', default: 'mcms-' },
+        rabbitmqctl: { type: 'boolean', default: false },
+        definitions: { type: 'boolean', default: false },
+      });
+      if (values.rabbitmqctl && values.definitions) {
+        throw new UsageError('choose one of --rabbitmqctl and --definitions');
+      }
+      showBrokerPermissions(
+        { settings, io },
+        {
+          vhost: values.vhost,
+          userPrefix: values['user-prefix'],
+          format: values.rabbitmqctl ? 'rabbitmqctl' : values.definitions ? 'definitions' : 'table',
+          json: values.json,
+        },
+      );
+      return;
     }
     default:
       throw new UsageError(`unknown command "${command}"`);
