@@ -20,11 +20,12 @@ export const USAGE = `mcms: the MCMS operator's tool
   mcms keys create [--name <name>] [--days <n>] issue an add-in key (shown once)
   mcms keys list
   mcms keys revoke <keyId>
-  mcms broker permissions [--vhost <v>] [--user-prefix <p>] [--rabbitmqctl | --definitions]
+  mcms broker permissions [--vhost <v>] [--user-prefix <p>] [--rabbitmqctl | --definitions | --script]
                                                 one broker user per service (and the operator) with
                                                 least-privilege regexes for MCMS_TOPOLOGY_PREFIX;
                                                 --definitions: users with password hashes of
-                                                MCMS_BROKER_PASSWORD_<USER> (e.g. _ROUTING_WORKER)
+                                                MCMS_BROKER_PASSWORD_<USER> (e.g. _ROUTING_WORKER);
+                                                --script: a shell script creating them
 
 Every command takes --json (machine-readable output on stdout) and --help.
 <q> is a consumer queue without the prefix, e.g. routing-worker.addin-job-results.
@@ -218,16 +219,16 @@ async function dispatch(argv: string[], env: CliContext['env'], io: CliIo, now: 
         'user-prefix': { type: 'string', default: 'mcms-' },
         rabbitmqctl: { type: 'boolean', default: false },
         definitions: { type: 'boolean', default: false },
+        script: { type: 'boolean', default: false },
       });
-      if (values.rabbitmqctl && values.definitions) {
-        throw new UsageError('choose one of --rabbitmqctl and --definitions');
-      }
+      const formats = (['rabbitmqctl', 'definitions', 'script'] as const).filter((f) => values[f]);
+      if (formats.length > 1) throw new UsageError('choose one of --rabbitmqctl, --definitions and --script');
       showBrokerPermissions(
         { settings, io },
         {
           vhost: values.vhost,
           userPrefix: values['user-prefix'],
-          format: values.rabbitmqctl ? 'rabbitmqctl' : values.definitions ? 'definitions' : 'table',
+          format: formats[0] ?? 'table',
           json: values.json,
         },
       );
