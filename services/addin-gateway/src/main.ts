@@ -7,6 +7,7 @@ import {
   createLogger,
   createMetrics,
   exitOnConfigError,
+  loadHttpServerLimits,
   jwtSecretFrom,
   loadConfig,
   onShutdown,
@@ -21,6 +22,7 @@ import { gatewayTopology } from './topology';
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadConfig(gatewayConfig, process.env));
   const jwtSecret = exitOnConfigError(() => jwtSecretFrom(process.env));
+  const httpLimits = exitOnConfigError(() => loadHttpServerLimits(process.env));
   const databaseUrl = databaseUrlFor('addin-gateway', process.env);
   const schema = databaseSchemaFor('addin-gateway', process.env);
 
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
     },
   });
   await app.start();
-  const http = await startHttpServer(app.http, { port: config.PORT, log });
+  const http = await startHttpServer(app.http, { port: config.PORT, log, ...httpLimits });
 
   // app.stop first: it answers waiting long polls, which http.close would otherwise wait out.
   onShutdown(log, [

@@ -7,6 +7,7 @@ import {
   createLogger,
   createMetrics,
   exitOnConfigError,
+  loadHttpServerLimits,
   jwtSecretFrom,
   loadConfig,
   onShutdown,
@@ -22,9 +23,10 @@ import { PrismaClient } from './generated/prisma/client';
 const SERVICE = 'routing-worker';
 
 async function main(): Promise<void> {
-  const { config, jwtSecret } = exitOnConfigError(() => ({
+  const { config, jwtSecret, httpLimits } = exitOnConfigError(() => ({
     config: loadConfig(routingWorkerConfig, process.env),
     jwtSecret: jwtSecretFrom(process.env),
+    httpLimits: loadHttpServerLimits(process.env),
   }));
   const log = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
   const metrics = createMetrics({ service: SERVICE });
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
     metrics,
   });
   await app.start();
-  const http = await startHttpServer(app.http, { port: config.PORT, log });
+  const http = await startHttpServer(app.http, { port: config.PORT, log, ...httpLimits });
   log.info(
     { port: http.port, sharedDriveRoot: path.resolve(config.SHARED_DRIVE_ROOT) },
     'routing-worker started',
