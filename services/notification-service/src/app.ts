@@ -7,7 +7,13 @@ import type { ClientConfig } from 'pg';
 import { Server } from 'socket.io';
 import { ALERTS_QUEUE, alertEventHandlers } from './adapters/alerts.consumer';
 import { mountNotificationRoutes } from './adapters/notification.routes';
-import { serveNotificationSocket, type NotificationServer } from './adapters/notification-socket';
+import {
+  DEFAULT_SOCKET_LIMITS,
+  serveNotificationSocket,
+  socketServerOptions,
+  type NotificationServer,
+  type SocketLimits,
+} from './adapters/notification-socket';
 import { mountOperatorPage } from './adapters/operator-page';
 import { createPgAlertFeed } from './adapters/pg-alert-feed';
 import { createPrismaAlertStore } from './adapters/prisma-alert-store';
@@ -36,6 +42,8 @@ export interface NotificationAppDeps {
   prefetch?: number;
   /** The live feed reads the table this often without a NOTIFY; default 1 s. */
   feedFallbackPollMs?: number;
+  /** socket.io limits; default DEFAULT_SOCKET_LIMITS. */
+  socketLimits?: SocketLimits;
 }
 
 /**
@@ -85,8 +93,9 @@ export function buildApp(deps: NotificationAppDeps): NotificationApp {
 
   // Default path (/socket.io/), which also serves the browser client script the operator page loads.
   // No CORS: the page is served from this origin.
-  const io: NotificationServer = new Server();
-  serveNotificationSocket(io, { jwt, store, feed, log, metrics });
+  const socketLimits = deps.socketLimits ?? DEFAULT_SOCKET_LIMITS;
+  const io: NotificationServer = new Server(socketServerOptions(socketLimits));
+  serveNotificationSocket(io, { jwt, store, feed, log, metrics, limits: socketLimits });
 
   let consumer: Consumer | undefined;
   let attached = false;

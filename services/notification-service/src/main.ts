@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     metrics,
     listenClientConfig: pgPoolConfig({ ...connection, applicationName: `${SERVICE}-listen` }),
     databaseSchema: config.databaseSchema,
+    socketLimits: config.socketLimits,
     routingWorkerUrl: config.routingWorkerUrl,
     historyServiceUrl: config.historyServiceUrl,
     allowDevSignIn: config.allowDevSignIn,
