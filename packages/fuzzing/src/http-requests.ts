@@ -34,6 +34,11 @@ export interface RouteTarget {
   route: RouteDefinition;
   /** Headers that authenticate as a caller the route accepts, so requests reach validation. */
   authHeaders: Record<string, string>;
+  /**
+   * Query values every edge-value request carries instead of generated ones: for a parameter whose
+   * valid values are slow on purpose (the long poll's `waitSeconds`). Its invalid values are still generated.
+   */
+  pinnedQuery?: Record<string, string>;
 }
 
 const JSON_TYPE = 'application/json';
@@ -278,7 +283,8 @@ const EDGE_UUIDS = [
 /** Query values (and ids) at the edges: whatever the schema lets through must not reach a 5xx. */
 function edgeValueRequests(target: RouteTarget): fc.Arbitrary<HostileRequest> | undefined {
   const { route } = target;
-  const queryKeys = route.query ? objectKeysOf(route.query) : [];
+  const pinned = target.pinnedQuery ?? {};
+  const queryKeys = (route.query ? objectKeysOf(route.query) : []).filter((key) => !(key in pinned));
   const paramKeys = route.params ? objectKeysOf(route.params) : [];
   if (queryKeys.length === 0 && paramKeys.length === 0) return undefined;
   const query = fc
@@ -291,7 +297,7 @@ function edgeValueRequests(target: RouteTarget): fc.Arbitrary<HostileRequest> | 
         maxLength: queryKeys.length > 0 ? 3 : 0,
       },
     )
-    .map((pairs) => stringifyQuery(Object.fromEntries(pairs)));
+    .map((pairs) => stringifyQuery({ ...Object.fromEntries(pairs), ...pinned }));
   const params = fc.array(fc.constantFrom(...EDGE_UUIDS), {
     minLength: paramKeys.length,
     maxLength: paramKeys.length,

@@ -14,8 +14,17 @@ export interface FuzzCredentials {
 export function routeTargets(
   routes: readonly RouteDefinition[],
   credentials: FuzzCredentials,
+  /** By operationId: see {@link RouteTarget.pinnedQuery}. */
+  pinnedQueries: Record<string, Record<string, string>> = {},
 ): RouteTarget[] {
-  return routes.map((route) => ({ route, authHeaders: authHeadersFor(route, credentials) }));
+  return routes.map((route) => {
+    const pinnedQuery = pinnedQueries[route.operationId];
+    return {
+      route,
+      authHeaders: authHeadersFor(route, credentials),
+      ...(pinnedQuery ? { pinnedQuery } : {}),
+    };
+  });
 }
 
 function authHeadersFor(route: RouteDefinition, credentials: FuzzCredentials): Record<string, string> {

@@ -20,10 +20,15 @@ it(
   async () => {
     const counts = await fuzzRoutes({
       baseUrl: gateway.baseUrl,
-      targets: routeTargets(routes, {
-        token: (roles) => gateway.token(roles),
-        addin: { key: gateway.bootstrapKey, device: 'fuzz-device' },
-      }),
+      targets: routeTargets(
+        routes,
+        {
+          token: (roles) => gateway.token(roles),
+          addin: { key: gateway.bootstrapKey, device: 'fuzz-device' },
+        },
+        // A valid wait is a wait (up to 30 s, covered by jobs.test.ts); invalid ones are still generated.
+        { takeNextJob: { waitSeconds: '0' } },
+      ),
       casesPerRoute: settings.httpCasesPerRoute,
       concurrency: settings.concurrency,
       seed: settings.seed,
