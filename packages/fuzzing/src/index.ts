@@ -1,5 +1,6 @@
 // The public surface of @mcms/fuzzing: what the services' bad-input tests use.
 export { exampleOf } from './examples';
+export { badId, hostileJson, hostileString } from './hostile-values';
 export { hostileRequests, type Defect, type HostileRequest, type RouteTarget } from './http-requests';
 export { fuzzAgent, sendRaw, type RawAnswer } from './http-client';
 export { fuzzRoutes, problemWith, type FuzzRoutesOptions } from './http-property';

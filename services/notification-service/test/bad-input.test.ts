@@ -1,7 +1,18 @@
 // Property-based bad input (@mcms/fuzzing): every route of the notification-service's contract and every queue it
 // consumes, with generated hostile requests and malformed messages. MCMS_FUZZ_* sets the case counts.
-import { CONSUMER_QUEUES, serviceApis } from '@mcms/contracts';
-import { fuzzConsumer, fuzzRoutes, fuzzSettings, reportCases, routeTargets } from '@mcms/fuzzing';
+import { CONSUMER_QUEUES, NotificationHandshake, serviceApis, SOCKET_UNAUTHORIZED } from '@mcms/contracts';
+import {
+  fuzzConsumer,
+  fuzzRoutes,
+  fuzzSettings,
+  hostileJson,
+  hostileString,
+  reportCases,
+  routeTargets,
+} from '@mcms/fuzzing';
+import fc from 'fast-check';
+import { io } from 'socket.io-client';
+import { DEFAULT_SOCKET_LIMITS, SOCKET_INVALID_HANDSHAKE } from '../src/adapters/notification-socket';
 import {
   createSharedInfrastructure,
   metricValue,
@@ -59,4 +70,81 @@ it.each(queues)(
     expect(published).toBe(settings.messageCasesPerQueue + 1);
   },
   120_000 + settings.messageCasesPerQueue * 100,
+);
+
+/** How one handshake ended: `connected`, `refused: <message>`, or `closed` (the server dropped it). */
+function handshake(auth: unknown): Promise<string> {
+  const socket = io(service.baseUrl, {
+    auth: auth as Record<string, unknown>,
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+    timeout: 10_000,
+  });
+  return new Promise<string>((resolve) => {
+    socket.once('connect', () => resolve('connected'));
+    socket.once('connect_error', (err) =>
+      resolve(/timeout|websocket error/.test(err.message) ? 'closed' : `refused: ${err.message}`),
+    );
+    // The client closes its manager just before it reports a refusal: let the refusal win.
+    socket.io.once('close', () => setImmediate(() => resolve('closed')));
+  }).finally(() => socket.close());
+}
+
+it(
+  'connects every valid socket.io handshake and refuses every other one by name, and keeps serving',
+  async () => {
+    const viewer = shared.token(['viewer']);
+    const lastNotificationId = fc.oneof(
+      fc.constantFrom('0', '42', '9223372036854775807', '9223372036854775808', '9'.repeat(19), '-1', '1.5'),
+      fc.nat().map(String),
+      fc.integer(),
+      hostileJson(),
+    );
+    const auth = fc.oneof(
+      fc.record({ token: fc.constant(viewer), lastNotificationId }, { requiredKeys: ['token'] }),
+      fc.record(
+        { token: fc.oneof(hostileString(), hostileJson()), lastNotificationId },
+        { requiredKeys: [] },
+      ),
+      fc.record({
+        token: fc.constant(viewer),
+        padding: fc.constant('x'.repeat(DEFAULT_SOCKET_LIMITS.maxMessageBytes)),
+      }),
+      hostileJson(),
+    );
+    const batch = settings.concurrency;
+    let sent = 0;
+    const result = await fc.check(
+      fc.asyncProperty(fc.array(auth, { minLength: batch, maxLength: batch }), async (auths) => {
+        const outcomes = await Promise.all(auths.map(handshake));
+        sent += auths.length;
+        auths.forEach((a, i) => {
+          const outcome = outcomes[i];
+          const size = Buffer.byteLength(JSON.stringify(a) ?? '');
+          const expected =
+            size > DEFAULT_SOCKET_LIMITS.maxMessageBytes
+              ? ['closed']
+              : typeof a !== 'object' || a === null || Array.isArray(a)
+                ? // socket.io itself drops a CONNECT whose auth is not an object (or the client sends {}).
+                  ['closed', `refused: ${SOCKET_UNAUTHORIZED}`]
+                : (a as { token?: unknown } | null)?.token !== viewer
+                  ? [`refused: ${SOCKET_UNAUTHORIZED}`]
+                  : NotificationHandshake.safeParse(a).success
+                    ? ['connected']
+                    : [`refused: ${SOCKET_INVALID_HANDSHAKE}`];
+          if (!expected.includes(outcome as string)) {
+            throw new Error(
+              `handshake ${JSON.stringify(a)?.slice(0, 300)} → ${outcome}, expected ${expected.join(' or ')}`,
+            );
+          }
+        });
+      }),
+      { numRuns: Math.ceil(settings.httpCasesPerRoute / batch), seed: settings.seed, endOnFailure: true },
+    );
+    reportCases(`${SERVICE} socket.io handshakes (seed ${settings.seed})`, { handshake: sent });
+    if (result.failed) throw result.errorInstance;
+    expect(await handshake({ token: viewer })).toBe('connected');
+  },
+  120_000 + settings.httpCasesPerRoute * 50,
 );
