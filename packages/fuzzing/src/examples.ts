@@ -33,19 +33,25 @@ function defOf(schema: z.ZodType): Def {
  * candidate passes the schema. Lets a property test build a request or message that is valid except
  * for the one defect it injects, for any route or message, without a hand-written example.
  */
-export function exampleOf(schema: z.ZodType): unknown {
-  const value = candidateOf(schema);
+export function exampleOf(schema: z.ZodType, options: ExampleOptions = {}): unknown {
+  const value = candidateOf(schema, options);
   return schema.safeParse(value).success ? value : undefined;
 }
 
-function candidateOf(schema: z.ZodType): unknown {
+/** Options of {@link exampleOf}. */
+export interface ExampleOptions {
+  /** One element in every array (instead of none), so nested fields exist to be broken. */
+  fillArrays?: boolean;
+}
+
+function candidateOf(schema: z.ZodType, options: ExampleOptions): unknown {
   const def = defOf(schema);
   switch (def.type) {
     case 'object': {
       const out: Record<string, unknown> = {};
       for (const [key, field] of Object.entries(def.shape ?? {})) {
-        if (field.safeParse(undefined).success) continue; // optional or defaulted
-        out[key] = candidateOf(field);
+        if (field.safeParse(undefined).success && !options.fillArrays) continue; // optional or defaulted
+        out[key] = candidateOf(field, options);
       }
       return out;
     }
@@ -55,19 +61,19 @@ function candidateOf(schema: z.ZodType): unknown {
     case 'readonly':
     case 'catch':
     case 'nonoptional':
-      return candidateOf(def.innerType as z.ZodType);
+      return candidateOf(def.innerType as z.ZodType, options);
     case 'nullable':
       return null;
     case 'pipe':
-      return candidateOf(def.in as z.ZodType);
+      return candidateOf(def.in as z.ZodType, options);
     case 'enum':
       return Object.values(def.entries ?? {})[0];
     case 'literal':
       return def.values?.[0];
     case 'union':
-      return candidateOf((def.options ?? [])[0] as z.ZodType);
+      return candidateOf((def.options ?? [])[0] as z.ZodType, options);
     case 'array':
-      return [];
+      return options.fillArrays && def.element ? [candidateOf(def.element, options)] : [];
     case 'record':
       return {};
     case 'boolean':
@@ -89,4 +95,33 @@ export function objectKeysOf(schema: z.ZodType): string[] {
   if (def.innerType) return objectKeysOf(def.innerType);
   if (def.in) return objectKeysOf(def.in);
   return [];
+}
+
+/** Every path to a leaf (a non-object, non-array value, or an empty one) of `value`. */
+export function leafPaths(
+  value: unknown,
+  prefix: Array<string | number> = [],
+): Array<Array<string | number>> {
+  if (Array.isArray(value) && value.length > 0)
+    return value.flatMap((item, i) => leafPaths(item, [...prefix, i]));
+  if (typeof value === 'object' && value !== null && Object.keys(value).length > 0) {
+    return Object.entries(value).flatMap(([key, item]) => leafPaths(item, [...prefix, key]));
+  }
+  return [prefix];
+}
+
+/** A deep copy of `value` with the leaf at `path` replaced by `replacement`. */
+export function withLeaf(
+  value: unknown,
+  path: ReadonlyArray<string | number>,
+  replacement: unknown,
+): unknown {
+  if (path.length === 0) return replacement;
+  const [head, ...rest] = path as [string | number, ...Array<string | number>];
+  const copy = (Array.isArray(value) ? [...value] : { ...(value as object) }) as Record<
+    string | number,
+    unknown
+  >;
+  copy[head] = withLeaf(copy[head], rest, replacement);
+  return copy;
 }

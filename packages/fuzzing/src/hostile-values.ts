@@ -129,3 +129,40 @@ function parsesAsObject(buffer: Buffer): boolean {
     return false;
   }
 }
+
+/** Paths that leave a folder or aren't relative: `..` segments, absolute, drive letters, UNC, NUL. */
+export const hostilePath: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(
+    '../x.nc',
+    '..\\x.nc',
+    'a/../../x.nc',
+    'a\\..\\..\\x.nc',
+    '/etc/passwd',
+    '\\x.nc',
+    'C:\\x.nc',
+    'c:x.nc',
+    '\\\\server\\share\\x.nc',
+    'a/\0.nc',
+    '..',
+  ),
+  fc
+    .array(fc.constantFrom('..', '.', 'a', 'ü', ''), { minLength: 1, maxLength: 6 })
+    .chain((segments) =>
+      fc
+        .tuple(fc.constantFrom('', '/', '\\', 'D:\\'), fc.constantFrom('/', '\\'))
+        .map(([root, separator]) => `${root}${segments.join(separator)}`),
+    )
+    .filter(
+      (path) =>
+        path.startsWith('/') ||
+        path.startsWith('\\') ||
+        /^[A-Za-z]:/.test(path) ||
+        path.split(/[\\/]/).includes('..'),
+    ),
+);
+
+/** What replaces one nested field: anything hostile, paths more often than chance would give. */
+export const hostileLeaf: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 1, arbitrary: hostileJson() },
+  { weight: 2, arbitrary: hostilePath },
+);

@@ -2,8 +2,15 @@ import { parse as parseQuery, stringify } from 'node:querystring';
 import { maxBodyBytesOf, type RouteDefinition } from '@mcms/contracts';
 import fc from 'fast-check';
 import type { z } from 'zod';
-import { exampleOf, objectKeysOf } from './examples';
-import { badId, deepJsonText, hostileJson, hostileString, malformedJsonText } from './hostile-values';
+import { exampleOf, leafPaths, objectKeysOf, withLeaf } from './examples';
+import {
+  badId,
+  deepJsonText,
+  hostileJson,
+  hostileLeaf,
+  hostileString,
+  malformedJsonText,
+} from './hostile-values';
 
 /** What is wrong with a generated request, and so what the answer must say. */
 export type Defect =
@@ -170,12 +177,23 @@ function badBodyRequests(target: RouteTarget): fc.Arbitrary<HostileRequest> | un
       for (const key of removed) delete body[key];
       return { ...body, ...changes };
     });
+  // One nested field broken (an output file's path, a parameter's value), the rest valid.
+  const full = exampleOf(schema, { fillArrays: true });
+  const paths = full === undefined ? [] : leafPaths(full).filter((path) => path.length > 0);
+  const nested =
+    paths.length === 0
+      ? mutated
+      : fc.tuple(fc.constantFrom(...paths), hostileLeaf).map(([path, value]) => withLeaf(full, path, value));
   const whole = fc.oneof(
     hostileJson().filter((value) => typeof value !== 'object' || value === null || Array.isArray(value)),
     deepJsonText(),
   );
   return fc
-    .oneof({ weight: 4, arbitrary: mutated }, { weight: 1, arbitrary: whole })
+    .oneof(
+      { weight: 3, arbitrary: mutated },
+      { weight: 3, arbitrary: nested },
+      { weight: 1, arbitrary: whole },
+    )
     .filter((body) => typeof body === 'string' || !schema.safeParse(body).success)
     .map((body) => {
       const request = jsonRequest(target, 'bad-body', pathWith(route, validParams(route)), body);

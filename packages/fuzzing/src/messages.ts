@@ -1,7 +1,7 @@
 import { createMessage, type MessageDefinition } from '@mcms/contracts';
 import fc from 'fast-check';
-import { exampleOf, objectKeysOf } from './examples';
-import { hostileJson, hugeString, malformedJsonText } from './hostile-values';
+import { exampleOf, leafPaths, objectKeysOf, withLeaf } from './examples';
+import { hostileJson, hostileLeaf, hugeString, malformedJsonText } from './hostile-values';
 
 /** What is wrong with a generated message. */
 export type MessageDefect =
@@ -116,7 +116,7 @@ export function malformedMessages(definitions: readonly MessageDefinition[]): fc
     .chain((d) => {
       const keys = objectKeysOf(d.payload);
       const field = fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 20 }));
-      return fc
+      const topLevel = fc
         .tuple(fc.dictionary(field, hostileJson(), { minKeys: 1, maxKeys: 4 }), fc.subarray(keys))
         .map(([changes, removed]) => {
           const envelope = validEnvelope(d);
@@ -124,6 +124,15 @@ export function malformedMessages(definitions: readonly MessageDefinition[]): fc
           for (const key of removed) delete payload[key];
           return { d, envelope: { ...envelope, payload: { ...payload, ...changes } } };
         });
+      // One nested field broken (an output file's path, say), everything else valid.
+      const full = exampleOf(d.payload, { fillArrays: true });
+      const paths = full === undefined ? [] : leafPaths(full).filter((path) => path.length > 0);
+      if (paths.length === 0) return topLevel;
+      const nested = fc.tuple(fc.constantFrom(...paths), hostileLeaf).map(([path, value]) => ({
+        d,
+        envelope: { ...validEnvelope(d), payload: withLeaf(full, path, value) },
+      }));
+      return fc.oneof(topLevel, nested);
     })
     .filter(({ d, envelope }) => !d.envelope.safeParse(envelope).success)
     .map(({ envelope }) => message('bad-payload', envelope));
