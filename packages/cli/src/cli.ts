@@ -7,6 +7,7 @@ import { CommandError, UsageError } from './errors';
 import { createKey, listJobs, listKeys, revokeKey } from './gateway';
 import type { CliIo } from './output';
 import { knownQueue, settingsFrom, type CliSettings } from './settings';
+import { printPoisonPolicies } from './policies';
 import { status } from './status';
 
 export const USAGE = `mcms: the MCMS operator's tool
@@ -26,6 +27,8 @@ export const USAGE = `mcms: the MCMS operator's tool
                                                 --definitions: users with password hashes of
                                                 MCMS_BROKER_PASSWORD_<USER> (e.g. _ROUTING_WORKER);
                                                 --script: a shell script creating them
+  mcms broker policies [--delivery-limit <n>]   the delivery-limit (poison message) policies to apply, as
+                                                rabbitmqctl commands (or --json); prints, changes nothing
 
 Every command takes --json (machine-readable output on stdout) and --help.
 <q> is a consumer queue without the prefix, e.g. routing-worker.addin-job-results.
@@ -173,6 +176,14 @@ async function dispatch(argv: string[], env: CliContext['env'], io: CliIo, now: 
       return purge(
         { settings, io, log, json: values.json, now },
         { queue, yes: values.yes, by: operator(values.by, settings) },
+      );
+    }
+    case 'broker policies': {
+      const { values } = parse(rest, { 'delivery-limit': { type: 'string' } });
+      const deliveryLimit = positiveInt('delivery-limit', values['delivery-limit']);
+      return printPoisonPolicies(
+        { settings, io, json: values.json },
+        deliveryLimit === undefined ? {} : { deliveryLimit },
       );
     }
     case 'jobs list': {

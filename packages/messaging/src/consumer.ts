@@ -296,6 +296,16 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
     const { msg } = delivery;
     const attempt = attemptOf(msg.properties.headers);
     try {
+      const contentType = msg.properties.contentType as unknown;
+      if (contentType !== undefined && !isJsonContentType(contentType)) {
+        return await deadLetter(
+          delivery,
+          attempt,
+          UNKNOWN_TYPE,
+          'invalid-message',
+          `content-type ${String(contentType)} is not application/json`,
+        );
+      }
       let body: unknown;
       try {
         body = JSON.parse(msg.content.toString('utf8'));
@@ -310,6 +320,17 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
           UNKNOWN_TYPE,
           'invalid-message',
           'the body is not an envelope (no type)',
+        );
+      }
+      const typeProperty = msg.properties.type as unknown;
+      if (typeProperty !== undefined && typeProperty !== type) {
+        // Routing and metrics go by the property, handling by the body: they must agree.
+        return await deadLetter(
+          delivery,
+          attempt,
+          UNKNOWN_TYPE,
+          'invalid-message',
+          `the type property ${String(typeProperty)} is not the body's type ${type}`,
         );
       }
       const handler = handlers.get(type);
@@ -562,6 +583,11 @@ function nackRequeue(delivery: Delivery): void {
   } catch {
     // As for ack: a closed channel returns the message to the queue by itself.
   }
+}
+
+// Absent is accepted: a hand-published message (a tool, a replay of an old copy) often has none.
+function isJsonContentType(value: unknown): boolean {
+  return typeof value === 'string' && /^application\/json\s*(;|$)/i.test(value.trim());
 }
 
 function typeOfBody(body: unknown): string | undefined {

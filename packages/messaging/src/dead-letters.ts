@@ -148,9 +148,12 @@ function toDeadLetter(message: GetMessage): DeadLetter {
     messageId: message.properties.messageId as string | undefined,
     type: message.properties.type as string | undefined,
     correlationId: message.properties.correlationId as string | undefined,
-    reason: headerString(headers, HEADERS.deadLetterReason),
-    message: headerString(headers, HEADERS.deadLetterMessage),
-    queue: headerString(headers, HEADERS.queue),
+    // Dead-lettered by the broker itself (the delivery limit of poisonPolicies): only its headers say why and where from.
+    reason: headerString(headers, HEADERS.deadLetterReason) ?? headerString(headers, 'x-first-death-reason'),
+    message:
+      headerString(headers, HEADERS.deadLetterMessage) ??
+      brokerDeathMessage(headerString(headers, 'x-first-death-reason')),
+    queue: headerString(headers, HEADERS.queue) ?? headerString(headers, 'x-first-death-queue'),
     originalExchange: headerString(headers, HEADERS.originalExchange),
     originalRoutingKey: headerString(headers, HEADERS.originalRoutingKey),
     attempts,
@@ -158,6 +161,13 @@ function toDeadLetter(message: GetMessage): DeadLetter {
     lastFailureAt: headerString(headers, HEADERS.lastFailureAt),
     body,
   };
+}
+
+function brokerDeathMessage(reason: string | undefined): string | undefined {
+  if (reason === undefined) return undefined;
+  return reason === 'delivery_limit'
+    ? 'delivered more times than the delivery limit without an ack: its handler crashes the consumer'
+    : `dead-lettered by the broker: ${reason}`;
 }
 
 function replayOptions(message: GetMessage, headers: Record<string, unknown>): Options.Publish {

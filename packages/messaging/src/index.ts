@@ -43,6 +43,13 @@ export {
   type DeadLetter,
   type ReplayResult,
 } from './dead-letters';
+export {
+  DEFAULT_DELIVERY_LIMIT,
+  poisonPolicies,
+  rabbitmqctlSetPolicyArgs,
+  type BrokerPolicy,
+  type PoisonPolicyOptions,
+} from './policies';
 // Transactional outbox and inbox.
 export {
   enqueueOutbox,

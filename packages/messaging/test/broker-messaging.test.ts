@@ -301,6 +301,44 @@ describe('broker publish and consume', () => {
     });
   });
 
+  it('dead-letters a valid envelope whose content type is not JSON, or whose type property is not its body type', async () => {
+    const { broker, names } = await startBroker();
+    let calls = 0;
+    broker.consume({
+      queue: RESULTS,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async () => {
+          calls++;
+        }),
+      },
+    });
+    const textPlain = resultMessage();
+    const mislabelled = resultMessage();
+    await broker.publisher.publishToQueue(names.queue(RESULTS), Buffer.from(JSON.stringify(textPlain)), {
+      messageId: textPlain.messageId,
+      contentType: 'text/plain',
+      type: textPlain.type,
+    });
+    await broker.publisher.publishToQueue(names.queue(RESULTS), Buffer.from(JSON.stringify(mislabelled)), {
+      messageId: mislabelled.messageId,
+      contentType: 'application/json',
+      type: 'mcms.addin-job.cancelled',
+    });
+
+    const first = await admin.take(names.deadLetterQueue(RESULTS));
+    const second = await admin.take(names.deadLetterQueue(RESULTS));
+    const byId = new Map([first, second].map((m) => [m.properties.messageId as string, headersOf(m)]));
+    expect(byId.get(textPlain.messageId)).toMatchObject({
+      [HEADERS.deadLetterReason]: 'invalid-message',
+      [HEADERS.deadLetterMessage]: 'content-type text/plain is not application/json',
+    });
+    expect(byId.get(mislabelled.messageId)).toMatchObject({
+      [HEADERS.deadLetterReason]: 'invalid-message',
+      [HEADERS.deadLetterMessage]: expect.stringContaining('mcms.addin-job.cancelled'),
+    });
+    expect(calls).toBe(0);
+  });
+
   it('returns a retry to the originating queue only, even when another queue is bound to the same key', async () => {
     const { broker } = await startBroker({ otherQueue: true, retryDelaysMs: [200] });
     const seenByResults: Array<{ id: string; attempt: number }> = [];

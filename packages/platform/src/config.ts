@@ -226,3 +226,31 @@ export const brokerServiceConfig = {
   MCMS_QUEUE_TYPE: z.enum(['quorum', 'classic'], { error: 'expected quorum or classic' }).default('quorum'),
   MCMS_RETRY_DELAYS: envDurationList('1s,5s,30s,2m'),
 };
+
+/** The environment keys of the HTTP server's own limits (see `HttpServerLimits`); all optional. */
+export const httpServerLimitsConfig = z.object({
+  HTTP_REQUEST_TIMEOUT: envDurationMs('30s'),
+  HTTP_HEADERS_TIMEOUT: envDurationMs('66s'),
+  HTTP_KEEP_ALIVE_TIMEOUT: envDurationMs('65s'),
+  HTTP_MAX_HEADER_BYTES: envInt({ min: 1024, max: 1024 * 1024, default: 16 * 1024 }),
+});
+
+/**
+ * The HTTP server limits from `env` (`HTTP_REQUEST_TIMEOUT`, `HTTP_HEADERS_TIMEOUT`,
+ * `HTTP_KEEP_ALIVE_TIMEOUT`, `HTTP_MAX_HEADER_BYTES`), for `startHttpServer`; throws a ConfigError
+ * naming every bad key. `main.ts` calls it next to its own `loadConfig`.
+ */
+export function loadHttpServerLimits(env: NodeJS.ProcessEnv): {
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderBytes: number;
+} {
+  const parsed = loadConfig(httpServerLimitsConfig, env);
+  return {
+    requestTimeoutMs: parsed.HTTP_REQUEST_TIMEOUT,
+    headersTimeoutMs: parsed.HTTP_HEADERS_TIMEOUT,
+    keepAliveTimeoutMs: parsed.HTTP_KEEP_ALIVE_TIMEOUT,
+    maxHeaderBytes: parsed.HTTP_MAX_HEADER_BYTES,
+  };
+}

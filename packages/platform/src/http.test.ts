@@ -1,9 +1,12 @@
+import { connect } from 'node:net';
+import { defineRoute } from '@mcms/contracts';
 import express, { type Express } from 'express';
 import { z } from 'zod';
 import { conflict, internal, notFound, parseWith } from './errors';
 import { createHttpApp, startHttpServer, type HttpAppOptions } from './http';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
+import { mountRoute, type Authenticate } from './routes';
 
 type LogLine = { level: string; msg: string; [key: string]: unknown };
 
@@ -53,7 +56,10 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
 
-async function startApp(options: Partial<HttpAppOptions> = {}) {
+async function startApp(
+  options: Partial<HttpAppOptions> = {},
+  limits: Partial<Parameters<typeof startHttpServer>[1]> = {},
+) {
   const lines: LogLine[] = [];
   const log = createLogger({
     service: 'test',
@@ -62,7 +68,7 @@ async function startApp(options: Partial<HttpAppOptions> = {}) {
   });
   const metrics = createMetrics({ service: 'test', defaultMetrics: false });
   const app = createHttpApp({ log, metrics, routes: sampleRoutes, ...options });
-  const server = await startHttpServer(app, { port: 0, host: '127.0.0.1', log });
+  const server = await startHttpServer(app, { port: 0, host: '127.0.0.1', log, ...limits });
   closers.push(server.close);
   return { url: `http://127.0.0.1:${server.port}`, lines, server, log };
 }
@@ -298,6 +304,103 @@ describe('request bodies', () => {
     expect(response.status).toBe(413);
     expect(await response.json()).toEqual({
       error: { code: 'payload_too_large', message: 'request body exceeds 1kb' },
+    });
+  });
+});
+
+describe('limits', () => {
+  /** Writes `text` on a raw connection and returns everything the server sends until it closes. */
+  function rawExchange(port: number, text: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(text));
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk.toString('utf8')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(received));
+    });
+  }
+
+  it('answers 400 invalid_request, not 500, to a path segment that is not percent-encoded UTF-8', async () => {
+    const { url } = await startApp();
+
+    const response = await fetch(`${url}/jobs/%ED%A0%80`);
+
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: 'invalid_request' } });
+  });
+
+  it('answers 431 with our error body to a request line and headers over the limit', async () => {
+    const { server } = await startApp({}, { maxHeaderBytes: 2048 });
+
+    const answer = await rawExchange(
+      server.port,
+      `GET /jobs/1?q=${'x'.repeat(4096)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
+
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: { code: 'headers_too_large', message: 'request line and headers exceed 2048 bytes' },
+    });
+  });
+
+  it('answers 408 with our error body to a request whose body never arrives', async () => {
+    const { server } = await startApp({}, { requestTimeoutMs: 300, headersTimeoutMs: 300 });
+
+    const answer = await rawExchange(
+      server.port,
+      'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{',
+    );
+
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toContain('"code":"request_timeout"');
+  });
+
+  it('lets an answer take longer than the request timeout (a long poll): it bounds receiving the request only', async () => {
+    const { url } = await startApp(
+      {
+        routes: (app) => {
+          app.get('/wait', async (_req, res) => {
+            await new Promise((resolve) => setTimeout(resolve, 900));
+            res.json({ waited: true });
+          });
+        },
+      },
+      { requestTimeoutMs: 300, headersTimeoutMs: 300 },
+    );
+
+    const response = await fetch(`${url}/wait`);
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ waited: true });
+  });
+
+  it("answers 413 to a body over the route's own limit, below the app's", async () => {
+    const route = defineRoute({
+      method: 'post',
+      path: '/small',
+      operationId: 'small',
+      summary: 'small',
+      tag: 'test',
+      auth: 'public',
+      body: z.object({ text: z.string() }),
+      maxBodyBytes: 100,
+      responses: { 200: { description: 'ok' } },
+    });
+    const open: Authenticate = () => undefined;
+    const { url } = await startApp({
+      routes: (app) => mountRoute(app, route, open, ({ body }) => ({ status: 200, body })),
+    });
+
+    const small = await postJson(`${url}/small`, JSON.stringify({ text: 'x'.repeat(50) }));
+    const large = await postJson(`${url}/small`, JSON.stringify({ text: 'x'.repeat(200) }));
+
+    expect(small.status).toBe(200);
+    expect(large.status).toBe(413);
+    expect(await large.json()).toEqual({
+      error: {
+        code: 'payload_too_large',
+        message: 'request body exceeds 100 bytes, the limit of this route',
+      },
     });
   });
 });

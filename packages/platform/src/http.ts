@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  STATUS_CODES,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
@@ -26,6 +33,8 @@ declare global {
       log: Logger;
       /** The incoming `x-correlation-id`, or a generated UUID; set by `createHttpApp`. */
       correlationId: string;
+      /** Size of the JSON body as received, in bytes; set by `createHttpApp` when there was one. */
+      bodyBytes?: number;
     }
   }
 }
@@ -95,7 +104,16 @@ export function createHttpApp(options: HttpAppOptions): Express {
     const notJson = BODY_METHODS.has(req.method) && hasBody(req) && !req.is(JSON_TYPES);
     next(notJson ? unsupportedMediaType() : undefined);
   });
-  app.use(express.json({ limit: bodyLimit, type: JSON_TYPES }));
+  app.use(
+    express.json({
+      limit: bodyLimit,
+      type: JSON_TYPES,
+      // Routes have their own, smaller limits (mountRoute); this one caps what is read at all.
+      verify: (req, _res, buffer) => {
+        (req as Request).bodyBytes = buffer.length;
+      },
+    }),
+  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -235,12 +253,19 @@ function toAppError(err: unknown, bodyLimit: string | number): AppError {
         httpStatus: 400,
       });
     case 'entity.too.large':
-      return payloadTooLarge(`request body exceeds ${bodyLimit}`);
+      return payloadTooLarge(
+        `request body exceeds ${typeof bodyLimit === 'number' ? `${bodyLimit} bytes` : bodyLimit}`,
+      );
     case 'charset.unsupported':
     case 'encoding.unsupported':
       return unsupportedMediaType(typeof message === 'string' ? message : undefined);
   }
-  // Other client errors raised by express itself (an undecodable path parameter, an aborted upload).
+  // The router's own decodeURIComponent failure (`%E0%A4%A`, an encoded lone surrogate): status 400,
+  // but without http-errors' `expose`, so it would otherwise count as our bug.
+  if (err instanceof URIError && status === 400) {
+    return badRequest('a path segment is not valid percent-encoded UTF-8');
+  }
+  // Other client errors raised by express itself (an aborted upload, …).
   if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
     const clientError = badRequest(typeof message === 'string' ? message : 'bad request');
     return status === 400
@@ -250,8 +275,31 @@ function toAppError(err: unknown, bodyLimit: string | number): AppError {
   return internal('unhandled error', err);
 }
 
+/** The limits of the node HTTP server itself, before express sees a request. */
+export interface HttpServerLimits {
+  /** Time to receive a whole request (headers and body); 408 beyond. Not a bound on the answer. */
+  requestTimeoutMs: number;
+  /** Time to receive the request line and headers; 408 beyond (the smaller of this and requestTimeoutMs). */
+  headersTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
+  /** Largest request line plus headers, in bytes (query strings included); 431 beyond. */
+  maxHeaderBytes: number;
+}
+
+// Keep-alive longer than the 60 s idle timeout of common load balancers and ingresses, so the proxy
+// closes idle connections first and never sends a request into a socket Node is closing (a 502).
+// Our bodies are at most about a megabyte; a request still incomplete after 30 s is stuck or hostile.
+export const DEFAULT_HTTP_SERVER_LIMITS: HttpServerLimits = Object.freeze({
+  requestTimeoutMs: 30_000,
+  // Above keepAliveTimeout: with older node versions a shorter one cut idle keep-alive sockets.
+  headersTimeoutMs: 66_000,
+  keepAliveTimeoutMs: 65_000,
+  maxHeaderBytes: 16 * 1024,
+});
+
 /** Options for {@link startHttpServer}. */
-export interface StartHttpServerOptions {
+export interface StartHttpServerOptions extends Partial<HttpServerLimits> {
   /** 0 picks a free port; the chosen one is returned. */
   port: number;
   host?: string;
@@ -274,23 +322,34 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
-// Longer than the 60 s idle timeout of common load balancers and ingresses, so the proxy closes
-// idle connections first and never sends a request into a socket Node is closing (a 502).
-const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-const HEADERS_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 1_000;
-// Our bodies are at most a few hundred kB; a request still incomplete after this is stuck or hostile.
-const REQUEST_TIMEOUT_MS = 30_000;
-
-/** Listens with `app` on `port` (and `host`), with production timeouts and a graceful `close()`. */
+/**
+ * Listens with `app` on `port` (and `host`), with the {@link HttpServerLimits} (defaults:
+ * {@link DEFAULT_HTTP_SERVER_LIMITS}), our JSON error body on the errors node answers itself
+ * (431, 408, 400 for a malformed request), and a graceful `close()`.
+ */
 export async function startHttpServer(
   app: RequestListener,
   options: StartHttpServerOptions,
 ): Promise<RunningHttpServer> {
   const { port: requestedPort, host, log, closeGraceMs = 10_000 } = options;
-  const server = createServer(app);
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  const limits = { ...DEFAULT_HTTP_SERVER_LIMITS, ...definedLimits(options) };
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      // Node enforces the two timeouts on this tick (default 30 s); a short timeout needs a finer one.
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(30_000, Math.floor(Math.min(limits.requestTimeoutMs, limits.headersTimeoutMs) / 4)),
+      ),
+    },
+    app,
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
+    answerClientError(err, socket, limits, log),
+  );
 
   let closing = false;
   const inFlight = new Set<ServerResponse>();
@@ -336,4 +395,40 @@ export async function startHttpServer(
 
   let closed: Promise<void> | undefined;
   return { port, server, close: () => (closed ??= close()) };
+}
+
+function definedLimits(options: Partial<HttpServerLimits>): Partial<HttpServerLimits> {
+  const keys = ['requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'maxHeaderBytes'] as const;
+  return Object.fromEntries(keys.filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
+}
+
+/**
+ * What node would answer with an empty body (or not at all), answered with our error body instead:
+ * a client learns what it did wrong the same way as from any other 4xx.
+ */
+function answerClientError(
+  err: NodeJS.ErrnoException,
+  socket: Duplex,
+  limits: HttpServerLimits,
+  log: Logger,
+): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large', `request line and headers exceed ${limits.maxHeaderBytes} bytes`]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', `request not received within ${limits.requestTimeoutMs} ms`]
+        : [400, 'invalid_request', 'malformed HTTP request'];
+  log.info({ code, statusCode: status, parserError: err.code }, message);
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
 }

@@ -39,13 +39,17 @@ export {
   type ConfigIssue,
   type EnvIntOptions,
   type LogLevel,
+  httpServerLimitsConfig,
+  loadHttpServerLimits,
 } from './config';
 export { createLogger, redactUrl, withCorrelation, type Logger, type LoggerOptions } from './logger';
 export { createMetrics, HTTP_DURATION_BUCKETS, type Metrics, type MetricsOptions } from './metrics';
 export {
   CORRELATION_ID_HEADER,
   createHttpApp,
+  DEFAULT_HTTP_SERVER_LIMITS,
   startHttpServer,
+  type HttpServerLimits,
   type HttpAppOptions,
   type ReadinessCheck,
   type RunningHttpServer,

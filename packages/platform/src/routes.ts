@@ -1,8 +1,8 @@
-import type { RouteAuth, RouteDefinition } from '@mcms/contracts';
+import { maxBodyBytesOf, type RouteAuth, type RouteDefinition } from '@mcms/contracts';
 import type { Request, Response, Router } from 'express';
 import type { z } from 'zod';
 import { bearerToken, requireRole, type JwtAuth, type Principal } from './auth';
-import { fieldIssuesOf, validationFailed, type FieldIssue } from './errors';
+import { fieldIssuesOf, payloadTooLarge, validationFailed, type FieldIssue } from './errors';
 import type { Logger } from './logger';
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -43,9 +43,9 @@ export function userAuthenticator(jwt: JwtAuth): Authenticate {
 }
 
 /**
- * Mounts one defined route: authenticate, then validate params, query and body with the very
- * schemas the OpenAPI document is generated from, then call the handler. Handlers stay thin and
- * never see unvalidated input.
+ * Mounts one defined route: refuse a body over the route's limit (413), authenticate, then validate
+ * params, query and body with the very schemas the OpenAPI document is generated from, then call the
+ * handler. Handlers stay thin and never see unvalidated input.
  */
 export function mountRoute<R extends RouteDefinition>(
   router: Router,
@@ -53,7 +53,11 @@ export function mountRoute<R extends RouteDefinition>(
   authenticate: Authenticate,
   handle: (input: RouteInput<R>) => Promise<RouteResult> | RouteResult,
 ): void {
+  const maxBodyBytes = maxBodyBytesOf(route);
   router[route.method](route.path, async (req: Request, res: Response) => {
+    if ((req.bodyBytes ?? 0) > maxBodyBytes) {
+      throw payloadTooLarge(`request body exceeds ${maxBodyBytes} bytes, the limit of this route`);
+    }
     const principal = await authenticate(req, route.auth);
     // All three are checked before answering, so one 400 names every bad field at once.
     const issues: FieldIssue[] = [];

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { CONTRACTS_VERSION, EspritGenerationCommand, openApiFor } from '@mcms/contracts';
+import {
+  CONTRACTS_VERSION,
+  EspritGenerationCommand,
+  maxBodyBytesOf,
+  openApiFor,
+  serviceApis,
+} from '@mcms/contracts';
 import type { Broker, Consumer } from '@mcms/messaging';
 import {
   createHttpApp,
@@ -93,6 +99,8 @@ export function buildApp(deps: GatewayDeps): Gateway {
     log,
     metrics,
     security: deps.security,
+    // Read no more than the largest route limit (/complete's); each route then applies its own.
+    bodyLimit: Math.max(...serviceApis[SERVICE_NAME].routes.map(maxBodyBytesOf)),
     readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
     routes: (app) =>
       mountGatewayRoutes(app, {

@@ -8,6 +8,7 @@ import {
   createMetrics,
   httpSecurityFrom,
   exitOnConfigError,
+  loadHttpServerLimits,
   jwtSecretFrom,
   loadConfig,
   onShutdown,
@@ -22,6 +23,7 @@ import { gatewayTopology } from './topology';
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadConfig(gatewayConfig, process.env));
   const jwtSecret = exitOnConfigError(() => jwtSecretFrom(process.env));
+  const httpLimits = exitOnConfigError(() => loadHttpServerLimits(process.env));
   const databaseUrl = databaseUrlFor('addin-gateway', process.env);
   const schema = databaseSchemaFor('addin-gateway', process.env);
 
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
     security: httpSecurityFrom(config),
   });
   await app.start();
-  const http = await startHttpServer(app.http, { port: config.PORT, log });
+  const http = await startHttpServer(app.http, { port: config.PORT, log, ...httpLimits });
 
   // app.stop first: it answers waiting long polls, which http.close would otherwise wait out.
   onShutdown(log, [

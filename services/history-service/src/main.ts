@@ -6,6 +6,7 @@ import {
   createLogger,
   createMetrics,
   exitOnConfigError,
+  loadHttpServerLimits,
   onShutdown,
   startHttpServer,
 } from '@mcms/platform';
@@ -18,6 +19,7 @@ const SERVICE = 'history-service';
 
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadHistoryServiceConfig(process.env));
+  const httpLimits = exitOnConfigError(() => loadHttpServerLimits(process.env));
   const log = createLogger({ service: SERVICE, level: config.logLevel });
   const metrics = createMetrics({ service: SERVICE });
   const prisma = new PrismaClient({
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
     metrics,
     security: config.httpSecurity,
   });
-  const http = await startHttpServer(app.http, { port: config.port, log });
+  const http = await startHttpServer(app.http, { port: config.port, log, ...httpLimits });
   await app.start();
   // No outbox relay and no pg pool: the history writes entries only, it emits no messages.
   onShutdown(log, [

@@ -14,7 +14,13 @@ import type { ClientConfig } from 'pg';
 import { Server } from 'socket.io';
 import { ALERTS_QUEUE, alertEventHandlers } from './adapters/alerts.consumer';
 import { mountNotificationRoutes } from './adapters/notification.routes';
-import { serveNotificationSocket, type NotificationServer } from './adapters/notification-socket';
+import {
+  DEFAULT_SOCKET_LIMITS,
+  serveNotificationSocket,
+  socketLimitOptions,
+  type NotificationServer,
+  type SocketLimits,
+} from './adapters/notification-socket';
 import { mountOperatorPage, OPERATOR_PAGE_CSP } from './adapters/operator-page';
 import { socketServerOptions } from './adapters/socket-security';
 import { createPgAlertFeed } from './adapters/pg-alert-feed';
@@ -46,6 +52,8 @@ export interface NotificationAppDeps {
   feedFallbackPollMs?: number;
   /** CORS (HTTP and socket.io), auth-failure limit, proxy hops; safe defaults when absent. */
   security?: HttpSecurityOptions;
+  /** socket.io limits; default DEFAULT_SOCKET_LIMITS. */
+  socketLimits?: SocketLimits;
 }
 
 /**
@@ -97,8 +105,12 @@ export function buildApp(deps: NotificationAppDeps): NotificationApp {
 
   // Default path (/socket.io/), which also serves the browser client script the operator page loads.
   // The page is served from this origin; other origins only when configured (MCMS_CORS_ORIGINS).
-  const io: NotificationServer = new Server(socketServerOptions(deps.security?.corsOrigins ?? []));
-  serveNotificationSocket(io, { jwt, store, feed, log, metrics });
+  const socketLimits = deps.socketLimits ?? DEFAULT_SOCKET_LIMITS;
+  const io: NotificationServer = new Server({
+    ...socketLimitOptions(socketLimits),
+    ...socketServerOptions(deps.security?.corsOrigins ?? []),
+  });
+  serveNotificationSocket(io, { jwt, store, feed, log, metrics, limits: socketLimits });
 
   let consumer: Consumer | undefined;
   let attached = false;

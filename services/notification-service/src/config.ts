@@ -3,6 +3,8 @@ import {
   baseServiceConfig,
   brokerServiceConfig,
   ConfigError,
+  envDurationMs,
+  envInt,
   envPort,
   envUrl,
   httpSecurityConfig,
@@ -23,6 +25,12 @@ export const notificationServiceEnv = z.object({
   ROUTING_WORKER_URL: envUrl({ protocols: ['http', 'https'] }).default('http://127.0.0.1:8081'),
   /** Where the operator page's proxy finds a routing's history. */
   HISTORY_SERVICE_URL: envUrl({ protocols: ['http', 'https'] }).default('http://127.0.0.1:8082'),
+  /** socket.io: largest client message (handshake, subscribe), bytes. */
+  SOCKET_MAX_MESSAGE_BYTES: envInt({ min: 1024, max: 1024 * 1024, default: 16 * 1024 }),
+  /** socket.io: time to complete the handshake. */
+  SOCKET_CONNECT_TIMEOUT: envDurationMs('10s'),
+  /** socket.io: open connections per user on one replica. */
+  SOCKET_MAX_CONNECTIONS_PER_USER: envInt({ min: 1, max: 100_000, default: 200 }),
 });
 
 /** The typed configuration `main.ts` builds the service from. */
@@ -44,6 +52,7 @@ export interface NotificationServiceConfig {
   /** The page's development sign-in (mints a viewer token): never in production. */
   allowDevSignIn: boolean;
   httpSecurity: HttpSecurityOptions;
+  socketLimits: { maxMessageBytes: number; connectTimeoutMs: number; maxConnectionsPerUser: number };
 }
 
 /**
@@ -67,6 +76,11 @@ export function loadNotificationServiceConfig(env: NodeJS.ProcessEnv): Notificat
     historyServiceUrl: parsed.HISTORY_SERVICE_URL,
     allowDevSignIn: parsed.NODE_ENV !== 'production',
     httpSecurity: httpSecurityFrom(parsed),
+    socketLimits: {
+      maxMessageBytes: parsed.SOCKET_MAX_MESSAGE_BYTES,
+      connectTimeoutMs: parsed.SOCKET_CONNECT_TIMEOUT,
+      maxConnectionsPerUser: parsed.SOCKET_MAX_CONNECTIONS_PER_USER,
+    },
   };
 }
 

@@ -6,6 +6,7 @@ import {
   createLogger,
   createMetrics,
   exitOnConfigError,
+  loadHttpServerLimits,
   onShutdown,
   startHttpServer,
 } from '@mcms/platform';
@@ -18,6 +19,7 @@ const SERVICE = 'notification-service';
 
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadNotificationServiceConfig(process.env));
+  const httpLimits = exitOnConfigError(() => loadHttpServerLimits(process.env));
   const log = createLogger({ service: SERVICE, level: config.logLevel });
   const metrics = createMetrics({ service: SERVICE });
   const connection = {
@@ -45,12 +47,13 @@ async function main(): Promise<void> {
     metrics,
     listenClientConfig: pgPoolConfig({ ...connection, applicationName: `${SERVICE}-listen` }),
     databaseSchema: config.databaseSchema,
+    socketLimits: config.socketLimits,
     routingWorkerUrl: config.routingWorkerUrl,
     historyServiceUrl: config.historyServiceUrl,
     allowDevSignIn: config.allowDevSignIn,
     security: config.httpSecurity,
   });
-  const http = await startHttpServer(app.http, { port: config.port, log });
+  const http = await startHttpServer(app.http, { port: config.port, log, ...httpLimits });
   app.attach(http.server);
   await app.start();
   // No outbox relay and no pg pool: the service emits no messages; its live fan-out is LISTEN/NOTIFY

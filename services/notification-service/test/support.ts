@@ -27,7 +27,7 @@ import {
 } from '@mcms/platform';
 import { Client, escapeIdentifier } from 'pg';
 import { io, type Socket } from 'socket.io-client';
-import { buildApp, type NotificationApp } from '../src/app';
+import { buildApp, type NotificationApp, type NotificationAppDeps } from '../src/app';
 import { PrismaClient } from '../src/generated/prisma/client';
 import { notificationTopology } from '../src/topology';
 
@@ -101,6 +101,7 @@ export interface RunningNotificationService {
 export async function startNotificationService(
   shared: SharedInfrastructure,
   name = 'replica',
+  options: Pick<NotificationAppDeps, 'socketLimits'> = {},
 ): Promise<RunningNotificationService> {
   const log = createLogger({ service: `notification-service-test-${name}`, level: 'silent' });
   const metrics = createMetrics({ service: 'notification-service', defaultMetrics: false });
@@ -129,6 +130,7 @@ export async function startNotificationService(
     routingWorkerUrl: 'http://127.0.0.1:9',
     historyServiceUrl: 'http://127.0.0.1:9',
     allowDevSignIn: false,
+    ...options,
   });
   const http = await startHttpServer(app.http, { port: 0, host: '127.0.0.1', log, closeGraceMs: 1_000 });
   app.attach(http.server);

@@ -8,6 +8,7 @@ import {
   createMetrics,
   httpSecurityFrom,
   exitOnConfigError,
+  loadHttpServerLimits,
   jwtSecretFrom,
   loadConfig,
   onShutdown,
@@ -23,9 +24,10 @@ import { PrismaClient } from './generated/prisma/client';
 const SERVICE = 'routing-worker';
 
 async function main(): Promise<void> {
-  const { config, jwtSecret } = exitOnConfigError(() => ({
+  const { config, jwtSecret, httpLimits } = exitOnConfigError(() => ({
     config: loadConfig(routingWorkerConfig, process.env),
     jwtSecret: jwtSecretFrom(process.env),
+    httpLimits: loadHttpServerLimits(process.env),
   }));
   const log = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
   const metrics = createMetrics({ service: SERVICE });
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
     security: httpSecurityFrom(config),
   });
   await app.start();
-  const http = await startHttpServer(app.http, { port: config.PORT, log });
+  const http = await startHttpServer(app.http, { port: config.PORT, log, ...httpLimits });
   log.info(
     { port: http.port, sharedDriveRoot: path.resolve(config.SHARED_DRIVE_ROOT) },
     'routing-worker started',

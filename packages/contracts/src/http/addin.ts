@@ -135,6 +135,8 @@ export const addinRoutes = {
     auth: 'addin',
     params: JobIdParams,
     body: CompleteJobBody,
+    // 100 outputs with 260-character paths and a 4000-character message, escaped: up to ~400 kB.
+    maxBodyBytes: 1024 * 1024,
     responses: {
       200: { description: 'The final job (the same answer for a repeated identical body)', schema: AddinJob },
       ...addinErrors,

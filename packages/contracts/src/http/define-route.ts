@@ -25,7 +25,23 @@ export interface RouteDefinition {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /**
+   * Largest request body this route accepts, in bytes (413 beyond); {@link DEFAULT_MAX_BODY_BYTES}
+   * when omitted. Counted on the wire, before JSON parsing.
+   */
+  maxBodyBytes?: number;
   responses: Record<number, RouteResponse>;
+}
+
+/**
+ * The body limit of a route that names none: room for every documented field at its maximum
+ * length, even when each character arrives as a six-byte `\uXXXX` escape, and little more.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+/** The body limit of `route`, in bytes. */
+export function maxBodyBytesOf(route: Pick<RouteDefinition, 'maxBodyBytes'>): number {
+  return route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 }
 
 /** Identity function that types a route definition. */

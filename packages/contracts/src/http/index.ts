@@ -1,6 +1,8 @@
 export {
+  DEFAULT_MAX_BODY_BYTES,
   defineRoute,
   ErrorBody,
+  maxBodyBytesOf,
   type RouteAuth,
   type RouteDefinition,
   type RouteResponse,

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { Code, Id, Timestamp } from '../fields';
 import { defineRoute, ErrorBody } from './define-route';
 
+const BIGINT_MAX = 9223372036854775807n;
+
 /**
  * A notification's id: the decimal string of a PostgreSQL bigint that only grows, so it is also the
  * cursor (`after`, `lastNotificationId`). A string because JSON numbers lose precision past 2^53.
@@ -9,6 +11,11 @@ import { defineRoute, ErrorBody } from './define-route';
 export const NotificationId = z
   .string()
   .regex(/^(0|[1-9]\d{0,18})$/, 'a notification id: digits, like 42')
+  // 19 digits pass the pattern up to 9999999999999999999; PostgreSQL refused those past 2^63 - 1 (a 500).
+  .refine(
+    (id) => !/^\d+$/.test(id) || BigInt(id) <= BIGINT_MAX,
+    `at most ${BIGINT_MAX} (a PostgreSQL bigint)`,
+  )
   .describe('Increasing id (decimal string of a bigint); also the cursor');
 
 export const NotificationType = z.enum(['generation.completed', 'generation.failed', 'job.requeued']);

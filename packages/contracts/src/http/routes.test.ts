@@ -1,4 +1,5 @@
 import { CompleteJobBody, NextJobQuery } from './addin';
+import { NotificationId } from './notifications';
 import { ListRoutingsQuery, RejectBody } from './routings';
 
 describe('the add-in completion body', () => {
@@ -54,5 +55,14 @@ describe('free text', () => {
     expect(CompleteJobBody.safeParse({ resultStatus: 'failed', message: 'ünïcödé ✓ 完了' }).success).toBe(
       true,
     );
+  });
+});
+
+describe('notification ids', () => {
+  it('stops at the largest PostgreSQL bigint, which the pattern alone let past (a 500)', () => {
+    expect(NotificationId.safeParse('9223372036854775807').success).toBe(true);
+    expect(NotificationId.safeParse('9223372036854775808').success).toBe(false);
+    expect(NotificationId.safeParse('9999999999999999999').success).toBe(false);
+    expect(NotificationId.safeParse('x1').success).toBe(false);
   });
 });

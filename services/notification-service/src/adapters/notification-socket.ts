@@ -35,6 +35,34 @@ type NotificationSocket = Socket<
 /** The `connect_error` message of a valid token with an unreadable `lastNotificationId`. */
 export const SOCKET_INVALID_HANDSHAKE = 'invalid_handshake';
 
+/** The `connect_error` message of a user who has `maxConnectionsPerUser` open on this replica already. */
+export const SOCKET_TOO_MANY_CONNECTIONS = 'too_many_connections';
+
+/** What one replica's socket.io server accepts. */
+export interface SocketLimits {
+  /** Largest message a client may send (handshake auth, `subscribe`), in bytes; bigger closes it. */
+  maxMessageBytes: number;
+  /** Time from the transport's connection to a completed handshake. */
+  connectTimeoutMs: number;
+  /** Open connections per user (token `sub`) on one replica; one more is refused. */
+  maxConnectionsPerUser: number;
+}
+
+/** Enough for a browser with a few tabs open, far below what would exhaust a replica. */
+export const DEFAULT_SOCKET_LIMITS: SocketLimits = Object.freeze({
+  maxMessageBytes: 16 * 1024,
+  connectTimeoutMs: 10_000,
+  maxConnectionsPerUser: 200,
+});
+
+/** socket.io's own options for `limits`: pass them to `new Server(…)`. */
+export function socketLimitOptions(limits: SocketLimits): {
+  maxHttpBufferSize: number;
+  connectTimeout: number;
+} {
+  return { maxHttpBufferSize: limits.maxMessageBytes, connectTimeout: limits.connectTimeoutMs };
+}
+
 /**
  * Serves alerts to socket.io clients: handshake with the HTTP APIs' JWT (viewer or above), replay of
  * every alert after `lastNotificationId`, then live alerts from this replica's feed; `subscribe`
@@ -51,9 +79,13 @@ export function serveNotificationSocket(
     metrics: Metrics;
     /** Alerts per replay query. Default 500. */
     replayPageSize?: number;
+    /** Only `maxConnectionsPerUser` is enforced here; the others go to `new Server` (socketLimitOptions). */
+    limits?: Pick<SocketLimits, 'maxConnectionsPerUser'>;
   },
 ): void {
   const { jwt, store, feed } = deps;
+  const maxPerUser = deps.limits?.maxConnectionsPerUser ?? DEFAULT_SOCKET_LIMITS.maxConnectionsPerUser;
+  const openByUser = new Map<string, number>();
   const log = deps.log.child({ component: 'notification-socket' });
   const pageSize = deps.replayPageSize ?? 500;
   const connected = deps.metrics.gauge('mcms_notification_sockets', 'Connected socket.io clients');
@@ -82,6 +114,12 @@ export function serveNotificationSocket(
     const handshake = NotificationHandshake.safeParse(auth);
     if (!handshake.success) {
       next(new Error(SOCKET_INVALID_HANDSHAKE));
+      return;
+    }
+    // Counted on connection, checked here: two handshakes at the same instant may both pass, never more.
+    if ((openByUser.get(user) ?? 0) >= maxPerUser) {
+      log.warn({ user, maxPerUser }, 'socket refused: too many connections for this user');
+      next(new Error(SOCKET_TOO_MANY_CONNECTIONS));
       return;
     }
     const { lastNotificationId } = handshake.data;
@@ -127,6 +165,7 @@ export function serveNotificationSocket(
       replay: lastNotificationId !== undefined,
     });
     subscribers.set(socket, subscriber);
+    openByUser.set(user, (openByUser.get(user) ?? 0) + 1);
     connected.inc();
     log.debug(
       { socketId: socket.id, user, lastNotificationId: lastNotificationId?.toString() },
@@ -143,6 +182,9 @@ export function serveNotificationSocket(
     });
     socket.on('disconnect', () => {
       subscribers.delete(socket);
+      const open = (openByUser.get(user) ?? 1) - 1;
+      if (open > 0) openByUser.set(user, open);
+      else openByUser.delete(user);
       connected.dec();
     });
 
