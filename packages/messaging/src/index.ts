@@ -27,8 +27,11 @@ export {
 export { HEADERS } from './headers';
 export { connectBroker, type Broker, type BrokerHealth, type ConnectBrokerOptions } from './broker';
 export type { BrokerPublisher, PublisherOptions } from './publisher';
+export { createBatcher, type Batcher, type BatcherOptions } from './batcher';
 export {
   handlerFor,
+  type BatchItem,
+  type BatchOptions,
   type ConsumeOptions,
   type Consumer,
   type ConsumerHealth,

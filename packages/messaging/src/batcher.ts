@@ -1,0 +1,73 @@
+/** Options of {@link createBatcher}. */
+export interface BatcherOptions<T, R> {
+  /** A batch runs as soon as it holds this many items. */
+  maxItems: number;
+  /** …or this long after its first item arrived, whichever comes first. */
+  maxWaitMs: number;
+  /** Handles one batch; returns one result per item, in order. A throw rejects every item of the batch. */
+  run(items: T[]): Promise<R[]>;
+}
+
+/** Collects items into batches; each `submit` resolves with its own item's result. */
+export interface Batcher<T, R> {
+  submit(item: T): Promise<R>;
+  /** Items waiting for their batch to start. */
+  readonly waiting: number;
+}
+
+interface Waiting<T, R> {
+  item: T;
+  resolve(result: R): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Groups items arriving one at a time into batches of at most `maxItems`, waiting at most
+ * `maxWaitMs` for a batch to fill. Batches run as soon as they close: several may run at once (the
+ * caller bounds how many items are submitted at a time, e.g. by the channel's prefetch).
+ */
+export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R> {
+  if (!Number.isInteger(options.maxItems) || options.maxItems < 1) {
+    throw new Error(`maxItems must be a positive integer, not ${options.maxItems}`);
+  }
+  if (!(options.maxWaitMs >= 0)) throw new Error(`maxWaitMs must be ≥ 0, not ${options.maxWaitMs}`);
+  let open: Array<Waiting<T, R>> = [];
+  let timer: NodeJS.Timeout | undefined;
+
+  function close(): void {
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    const batch = open;
+    open = [];
+    if (batch.length > 0) void runBatch(batch);
+  }
+
+  async function runBatch(batch: Array<Waiting<T, R>>): Promise<void> {
+    let results: R[];
+    try {
+      results = await options.run(batch.map((waiting) => waiting.item));
+      if (results.length !== batch.length) {
+        throw new Error(`a batch of ${batch.length} items returned ${results.length} results`);
+      }
+    } catch (err) {
+      for (const waiting of batch) waiting.reject(err);
+      return;
+    }
+    batch.forEach((waiting, i) => waiting.resolve(results[i] as R));
+  }
+
+  return {
+    submit(item) {
+      return new Promise<R>((resolve, reject) => {
+        open.push({ item, resolve, reject });
+        if (open.length >= options.maxItems) close();
+        else timer ??= setTimeout(close, options.maxWaitMs);
+      });
+    },
+    get waiting() {
+      return open.length;
+    },
+  };
+}
