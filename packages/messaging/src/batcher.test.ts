@@ -46,6 +46,31 @@ describe('createBatcher', () => {
     expect(batcher.waiting).toBe(0);
   });
 
+  it('while maxConcurrent batches run, gathers what arrives into the next batch and runs it when one ends', async () => {
+    const batches: number[][] = [];
+    const release: Array<() => void> = [];
+    const batcher = createBatcher<number, number>({
+      maxItems: 10,
+      maxWaitMs: 0,
+      maxConcurrent: 1,
+      run: async (items) => {
+        batches.push(items);
+        await new Promise<void>((resolve) => release.push(resolve));
+        return items;
+      },
+    });
+    const first = batcher.submit(1);
+    await waitForLength(release, 1);
+    const later = [2, 3, 4].map((n) => batcher.submit(n));
+    expect(batches).toEqual([[1]]);
+    expect(batcher.waiting).toBe(3);
+    release[0]!();
+    await waitForLength(release, 2);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+    release[1]!();
+    await expect(Promise.all([first, ...later])).resolves.toEqual([1, 2, 3, 4]);
+  });
+
   it('rejects every item of a batch whose run throws, and only those', async () => {
     const batcher = createBatcher<number, number>({
       maxItems: 2,
@@ -87,3 +112,10 @@ describe('splitByTag', () => {
     expect(splitByTag([5, 7], 4)).toEqual({ together: undefined, alone: new Set([5, 7]) });
   });
 });
+
+/** Lets pending promise callbacks and timers run until `list` has `length` entries (bounded). */
+async function waitForLength(list: readonly unknown[], length: number): Promise<void> {
+  for (let i = 0; i < 100 && list.length < length; i += 1)
+    await new Promise((resolve) => setImmediate(resolve));
+  expect(list).toHaveLength(length);
+}

@@ -54,6 +54,11 @@ export interface BatchOptions {
   /** How long the first message of a batch waits for more. A few ms: it is added to every message's latency. */
   maxWaitMs: number;
   /**
+   * Batches handled at once; default unbounded. While that many run, arriving messages wait and form
+   * the next batch as soon as one ends, so batches grow with the load (group commit).
+   */
+  maxConcurrent?: number;
+  /**
    * Handles the items together. Resolves with the items it left for their type's handler (e.g. the
    * unusual ones), or nothing; every other item is then acked, together. Throwing leaves every item
    * to the one-at-a-time handlers.
@@ -210,6 +215,7 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
     ? createBatcher({
         maxItems: options.batch.maxMessages,
         maxWaitMs: options.batch.maxWaitMs,
+        ...(options.batch.maxConcurrent === undefined ? {} : { maxConcurrent: options.batch.maxConcurrent }),
         run: (entries) => runBatch(entries),
       })
     : undefined;
