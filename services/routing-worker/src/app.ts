@@ -4,7 +4,7 @@ import { createHttpApp, type JwtAuth, type Logger, type Metrics } from '@mcms/pl
 import type { Express } from 'express';
 import type { Pool } from 'pg';
 import { createRoutingUseCases } from './application/routing-use-cases';
-import { jobProgressHandlers, jobResultConsumption } from './adapters/consumers';
+import { jobProgressConsumption, jobResultConsumption } from './adapters/consumers';
 import { mountRoutingRoutes } from './adapters/http-routes';
 import { routingWorkerOpenApi } from './adapters/openapi';
 import { createPrismaRoutingStore } from './adapters/prisma-routing-store';
@@ -28,7 +28,7 @@ export interface RoutingWorkerDeps {
   /** Unacknowledged messages per queue; default 64. */
   prefetch?: number;
   /**
-   * Results applied together in one transaction: at most `maxMessages` (default 32, at most `prefetch`),
+   * Results (and, alike, progress events) applied together in one transaction: at most `maxMessages` (default 32, at most `prefetch`),
    * the first waiting at most `maxWaitMs` (default 5) for the others, at most `maxConcurrent` batches
    * at once (default 2: one checking files while another commits; the rest gather into the next).
    */
@@ -79,7 +79,11 @@ export function buildApp(deps: RoutingWorkerDeps): RoutingWorkerApp {
           ...jobResultConsumption({ store, sharedDrive, clock, metrics }, resultBatch),
           prefetch,
         }),
-        broker.consume({ queue: PROGRESS_QUEUE, handlers: jobProgressHandlers({ store, clock }), prefetch }),
+        broker.consume({
+          queue: PROGRESS_QUEUE,
+          ...jobProgressConsumption({ store, clock }, resultBatch),
+          prefetch,
+        }),
       ];
       await Promise.all(consumers.map((consumer) => consumer.ready));
     },

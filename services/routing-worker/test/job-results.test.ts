@@ -440,4 +440,50 @@ describe('applying add-in job results', () => {
     expect(await send(started(3))).toBe('Completed');
     expect(await send(expired(3))).toBe('Completed');
   });
+
+  it('applies progress events arriving together in their order, each once, whatever batch they share', async () => {
+    const routings = await Promise.all([h.approvedRouting(), h.approvedRouting()]);
+    const [moved, untouched] = routings as [(typeof routings)[0], (typeof routings)[0]];
+    const ref = (r: typeof moved) => ({
+      jobId: r.lastAddinJobId,
+      routingId: r.id,
+      routingCode: r.routingCode,
+    });
+    const lease = { deviceId: 'WS-1', leaseExpiresAt: '2026-01-05T10:00:00.000Z' };
+    const events = [
+      createMessage(AddinJobStarted, { ...ref(moved), attempt: 1, ...lease }, { correlationId: 'c' }),
+      createMessage(
+        AddinJobExpired,
+        { ...ref(moved), attempt: 1, action: 'requeued', reason: 'lease ran out', deviceId: 'WS-1' },
+        { correlationId: 'c' },
+      ),
+      createMessage(AddinJobStarted, { ...ref(moved), attempt: 2, ...lease }, { correlationId: 'c' }),
+      createMessage(AddinJobStarted, { ...ref(untouched), attempt: 1, ...lease }, { correlationId: 'c' }),
+      createMessage(
+        AddinJobStarted,
+        { ...ref(moved), routingId: randomUUID(), attempt: 1, ...lease },
+        { correlationId: 'c' },
+      ),
+    ];
+    // Published back to back without waiting: the consumer is free to batch them.
+    await Promise.all(
+      [...events, events[3] as UnknownEnvelope].map((envelope) =>
+        h.broker.publisher.publish({ exchange: EXCHANGES.events, routingKey: envelope.type, envelope }),
+      ),
+    );
+    for (const event of events) await handled(PROGRESS_QUEUE, event.messageId);
+
+    const [after, other] = await Promise.all([h.getRouting(moved.id), h.getRouting(untouched.id)]);
+    expect(after.lastGenerationStatus).toBe('InProgress');
+    expect(other.lastGenerationStatus).toBe('InProgress');
+    const rows = await h.prisma.routing.findMany({
+      where: { id: { in: [moved.id, untouched.id] } },
+      select: { id: true, generationProgress: true },
+    });
+    // attempt 2 started = key 4; attempt 1 started = key 2.
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.generationProgress]))).toEqual({
+      [moved.id]: 4,
+      [untouched.id]: 2,
+    });
+  });
 });

@@ -3,10 +3,12 @@ import { handlerFor, type BatchItem, type ConsumeOptions, type HandlerContext } 
 import type { Metrics } from '@mcms/platform';
 import {
   applyJobProgressEvent,
+  applyJobProgressEvents,
   applyJobResult,
   applyJobResults,
   type BatchResultOutcome,
   type JobResultDeps,
+  type ProgressOutcome,
   type ResultOutcome,
 } from '../application/job-result-use-cases';
 import { PROGRESS_QUEUE, RESULTS_QUEUE } from './topology';
@@ -67,24 +69,43 @@ export function jobResultConsumption(
   };
 }
 
-/** The handlers of `routing-worker.job-progress`. */
-export function jobProgressHandlers(
+type ProgressEvent = MessageOf<typeof AddinJobStarted> | MessageOf<typeof AddinJobExpired>;
+
+/** How `routing-worker.job-progress` is consumed: its handlers, and batches of events in one transaction. */
+export function jobProgressConsumption(
   deps: Pick<JobResultDeps, 'store' | 'clock'>,
-): ConsumeOptions['handlers'] {
-  const handle = async (message: Parameters<typeof applyJobProgressEvent>[1], ctx: HandlerContext) => {
-    const { jobId, routingId, attempt } = message.payload;
-    const outcome = await applyJobProgressEvent(deps, message, {
-      consumer: PROGRESS_QUEUE,
-      messageId: message.messageId,
-    });
+  batch: { maxMessages: number; maxWaitMs: number; maxConcurrent?: number },
+): Pick<ConsumeOptions, 'handlers' | 'batch'> {
+  const report = (event: ProgressEvent, ctx: HandlerContext, outcome: ProgressOutcome): void => {
+    const { jobId, routingId, attempt } = event.payload;
     // Progress only decorates the routing's status; the result command is what matters, so an event
     // for a routing we don't know is logged rather than parked.
     if (outcome === 'unknown-routing')
       ctx.log.warn({ jobId, routingId }, 'progress of a job for an unknown routing ignored');
     else ctx.log.info({ jobId, routingId, attempt, outcome }, 'job progress handled');
   };
+  const handle = async (event: ProgressEvent, ctx: HandlerContext) => {
+    const outcome = await applyJobProgressEvent(deps, event, {
+      consumer: PROGRESS_QUEUE,
+      messageId: event.messageId,
+    });
+    report(event, ctx, outcome);
+  };
   return {
-    [AddinJobStarted.type]: handlerFor(AddinJobStarted, handle),
-    [AddinJobExpired.type]: handlerFor(AddinJobExpired, handle),
+    handlers: {
+      [AddinJobStarted.type]: handlerFor(AddinJobStarted, handle),
+      [AddinJobExpired.type]: handlerFor(AddinJobExpired, handle),
+    },
+    batch: {
+      ...batch,
+      async handle(items) {
+        // The queue's only handlers are the two progress events, so every validated message is one.
+        const events = items.map((item) => item.message as ProgressEvent);
+        const outcomes = await applyJobProgressEvents(deps, events, PROGRESS_QUEUE);
+        items.forEach((item, i) =>
+          report(events[i] as ProgressEvent, item.ctx, outcomes[i] as ProgressOutcome),
+        );
+      },
+    },
   };
 }

@@ -3,7 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { conflict, validationFailed } from '@mcms/platform';
 import type {
   GenerationRecord,
-  ResultBatchTransaction,
+  BatchTransaction,
   ResultContext,
   RoutingStore,
   RoutingTransaction,
@@ -83,8 +83,8 @@ export function createPrismaRoutingStore(prisma: PrismaClient, pool: Pool): Rout
       }));
     },
 
-    resultBatchTransaction(fn) {
-      return withPgTransaction(pool, (client) => fn(pgResultBatchOf(client)));
+    batchTransaction(fn) {
+      return withPgTransaction(pool, (client) => fn(pgBatchOf(client)));
     },
 
     transaction(fn) {
@@ -195,8 +195,8 @@ const recordParams = (g: GenerationRecord): unknown[] => [
   g.processedAt,
 ];
 
-/** A {@link ResultBatchTransaction} on a pg client inside `BEGIN`. */
-function pgResultBatchOf(client: PoolClient): ResultBatchTransaction {
+/** A {@link BatchTransaction} on a pg client inside `BEGIN`. */
+function pgBatchOf(client: PoolClient): BatchTransaction {
   return {
     async claimInbox(consumer, messageIds) {
       const { rows } = await client.query<{ message_id: string }>(CLAIM_INBOX_SQL, [consumer, messageIds]);

@@ -144,7 +144,7 @@ export async function applyJobResults(
   const prepared = settled.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
   if (prepared.length === 0) return outcomes;
 
-  const done = await store.resultBatchTransaction(async (tx) => {
+  const done = await store.batchTransaction(async (tx) => {
     const claimed = await tx.claimInbox(
       consumer,
       prepared.map(({ command }) => command.messageId),
@@ -246,16 +246,9 @@ export async function applyJobProgressEvent(
   deps: { store: RoutingStore; clock: () => Date },
   event: MessageOf<typeof AddinJobStarted> | MessageOf<typeof AddinJobExpired>,
   inbox: InboxKey,
-): Promise<'applied' | 'ignored' | 'duplicate' | 'unknown-routing'> {
+): Promise<ProgressOutcome> {
   const { payload } = event;
-  const progress: JobProgress = {
-    jobId: payload.jobId,
-    attempt: payload.attempt,
-    kind:
-      event.type === 'addin-job.started'
-        ? 'started'
-        : (payload as MessageOf<typeof AddinJobExpired>['payload']).action,
-  };
+  const progress = progressOf(event);
   const outcome = await deps.store.inboxTransaction(inbox, async (tx) => {
     const routing = await tx.lock(payload.routingId);
     if (!routing) return 'unknown-routing' as const;
@@ -265,4 +258,60 @@ export async function applyJobProgressEvent(
     return 'applied' as const;
   });
   return outcome.duplicate ? 'duplicate' : outcome.result;
+}
+
+type ProgressEvent = MessageOf<typeof AddinJobStarted> | MessageOf<typeof AddinJobExpired>;
+
+/** What became of one progress event. */
+export type ProgressOutcome = 'applied' | 'ignored' | 'duplicate' | 'unknown-routing';
+
+/**
+ * {@link applyJobProgressEvent} for many events in one transaction of three statements: inbox claims,
+ * the routings read and locked, the changed ones updated. Events of one routing apply in batch order,
+ * each to the state the previous one left, exactly as one transaction after another would.
+ */
+export async function applyJobProgressEvents(
+  deps: { store: RoutingStore; clock: () => Date },
+  events: readonly ProgressEvent[],
+  consumer: string,
+): Promise<ProgressOutcome[]> {
+  return deps.store.batchTransaction(async (tx) => {
+    const claimed = await tx.claimInbox(
+      consumer,
+      events.map((event) => event.messageId),
+    );
+    // A messageId twice in one batch (a redelivery) is claimed once: only its first copy counts.
+    const mine = new Set<ProgressEvent>();
+    const counted = new Set<string>();
+    for (const event of events) {
+      if (!claimed.has(event.messageId) || counted.has(event.messageId)) continue;
+      counted.add(event.messageId);
+      mine.add(event);
+    }
+    const routings = new Map(await tx.lockRoutings([...new Set([...mine].map((e) => e.payload.routingId))]));
+    const changed = new Set<string>();
+    const outcomes = events.map((event): ProgressOutcome => {
+      if (!mine.has(event)) return 'duplicate';
+      const routing = routings.get(event.payload.routingId);
+      if (!routing) return 'unknown-routing';
+      const next = applyJobProgress(routing, progressOf(event), deps.clock());
+      if (!next) return 'ignored';
+      routings.set(routing.id, next);
+      changed.add(routing.id);
+      return 'applied';
+    });
+    await tx.updateRoutings([...changed].map((id) => routings.get(id) as Routing));
+    return outcomes;
+  });
+}
+
+function progressOf(event: ProgressEvent): JobProgress {
+  return {
+    jobId: event.payload.jobId,
+    attempt: event.payload.attempt,
+    kind:
+      event.type === 'addin-job.started'
+        ? 'started'
+        : (event.payload as MessageOf<typeof AddinJobExpired>['payload']).action,
+  };
 }

@@ -63,10 +63,11 @@ export interface ResultLookup {
 }
 
 /**
- * What applying a batch of results does inside its one transaction, each step one statement for the
- * whole batch. Steps run in this order, like one result's transaction: inbox, lock, record, update, outbox.
+ * What applying a batch of messages (results, progress events) does inside its one transaction, each
+ * step one statement for the whole batch. Steps run in the order of one message's transaction:
+ * inbox, lock, record, update, outbox.
  */
-export interface ResultBatchTransaction {
+export interface BatchTransaction {
   /** Claims `(consumer, messageId)` for each; returns the messageIds claimed now (not held already). */
   claimInbox(consumer: string, messageIds: readonly string[]): Promise<ReadonlySet<string>>;
   /** Reads and locks the routings in id order (so concurrent batches queue up instead of deadlocking). */
@@ -91,8 +92,8 @@ export interface RoutingStore {
   resultContext(key: InboxKey, routingId: string, jobId: string): Promise<ResultContext>;
   /** {@link resultContext} of many result commands in one round trip, in their order. */
   resultContexts(consumer: string, lookups: readonly ResultLookup[]): Promise<ResultContext[]>;
-  /** One transaction for a batch of results. */
-  resultBatchTransaction<T>(fn: (tx: ResultBatchTransaction) => Promise<T>): Promise<T>;
+  /** One transaction for a batch of messages. */
+  batchTransaction<T>(fn: (tx: BatchTransaction) => Promise<T>): Promise<T>;
   transaction<T>(fn: (tx: RoutingTransaction) => Promise<T>): Promise<T>;
   /** A transaction that runs at most once per inbox key; the claim commits with the effect. */
   inboxTransaction<T>(key: InboxKey, fn: (tx: RoutingTransaction) => Promise<T>): Promise<InboxOutcome<T>>;
