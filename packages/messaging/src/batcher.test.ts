@@ -1,5 +1,6 @@
+import type { MessageDefinition } from '@mcms/contracts';
 import { createBatcher } from './batcher';
-import { splitByTag } from './consumer';
+import { handleConcurrently, handlerFor, splitByTag, type BatchItem } from './consumer';
 
 describe('createBatcher', () => {
   afterEach(() => {
@@ -119,3 +120,29 @@ async function waitForLength(list: readonly unknown[], length: number): Promise<
     await new Promise((resolve) => setImmediate(resolve));
   expect(list).toHaveLength(length);
 }
+
+describe('handleConcurrently', () => {
+  const item = (type: string, messageId: string): BatchItem =>
+    ({
+      message: { type, messageId },
+      ctx: {},
+    }) as unknown as BatchItem;
+
+  it('runs every message’s own handler and leaves only the failed ones to be handled alone', async () => {
+    const seen: string[] = [];
+    const handle = handleConcurrently({
+      a: handlerFor({ type: 'a' } as MessageDefinition, async (message) => {
+        seen.push(message.messageId);
+        if (message.messageId === 'bad') throw new Error('poison');
+      }),
+    });
+    const items = [item('a', 'one'), item('a', 'bad'), item('a', 'two')];
+    await expect(handle(items)).resolves.toEqual([items[1]]);
+    expect(seen.sort()).toEqual(['bad', 'one', 'two']);
+  });
+
+  it('leaves alone a message whose type has no handler instead of dropping it', async () => {
+    const items = [item('unknown', 'x')];
+    await expect(handleConcurrently({})(items)).resolves.toEqual(items);
+  });
+});

@@ -66,6 +66,26 @@ export interface BatchOptions {
   handle(items: readonly BatchItem[]): Promise<readonly BatchItem[] | void>;
 }
 
+/**
+ * A batch `handle` that runs each message's own handler concurrently and leaves the ones whose
+ * handler failed to be handled again alone (then with the retry tiers and the DLQ as usual). For
+ * handlers whose stores group concurrent writes themselves: what the batch adds is one ack for all.
+ */
+export function handleConcurrently(
+  handlers: Readonly<Record<string, MessageHandler>>,
+): BatchOptions['handle'] {
+  return async (items) => {
+    const settled = await Promise.allSettled(
+      items.map(async (item) => {
+        const handler = handlers[item.message.type];
+        if (handler === undefined) throw new Error(`no handler for ${item.message.type}`);
+        await handler.handle(item.message as never, item.ctx);
+      }),
+    );
+    return items.filter((_item, i) => settled[i]?.status === 'rejected');
+  };
+}
+
 /** Options of `broker.consume`. */
 export interface ConsumeOptions {
   /** A consumer queue of the topology, without the prefix. */

@@ -29,6 +29,7 @@ export { connectBroker, type Broker, type BrokerHealth, type ConnectBrokerOption
 export type { BrokerPublisher, PublisherOptions } from './publisher';
 export { createBatcher, type Batcher, type BatcherOptions } from './batcher';
 export {
+  handleConcurrently,
   handlerFor,
   type BatchItem,
   type BatchOptions,
