@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { AddinJobExpired, AddinJobResultCommand, AddinJobStarted, MessageOf } from '@mcms/contracts';
 import type { InboxKey } from '@mcms/messaging';
 import { AppError, unavailable } from '@mcms/platform';
-import type { Routing } from '../domain/routing';
 import {
   decideResult,
   needsOutputVerification,
@@ -13,7 +12,7 @@ import {
 } from '../domain/generation';
 import { applyJobProgress, type JobProgress } from '../domain/job-progress';
 import type { SharedDrive } from '../domain/ports';
-import { routingFolder } from '../domain/routing';
+import { routingFolder, type Routing } from '../domain/routing';
 import type { GenerationRecord, RoutingStore } from './ports';
 
 /** What applying one result command came to. */
