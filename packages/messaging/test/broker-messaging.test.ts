@@ -533,7 +533,7 @@ describe('batched consumption', () => {
       },
       batch: {
         maxMessages: 10,
-        maxWaitMs: 200,
+        maxWaitMs: 1_000, // generous: the five must share one batch even on a loaded machine
         handle: async (items) => {
           batchSizes.push(items.length);
           if (items.some((item) => item.message.messageId === poison.messageId)) {
