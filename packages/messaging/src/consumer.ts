@@ -1,6 +1,7 @@
-import type { MessageDefinition, MessageOf } from '@mcms/contracts';
+import type { MessageDefinition, MessageEnvelope, MessageOf } from '@mcms/contracts';
 import type { Logger, Metrics } from '@mcms/platform';
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
+import { createBatcher, type Batcher } from './batcher';
 import { attemptOf, DEAD_LETTER_MESSAGE_MAX, HEADERS, LAST_ERROR_MAX, truncate } from './headers';
 import type { BrokerPublisher } from './publisher';
 import { DEFAULT_RETRY_POLICY, outcomeOf, type RetryPolicy } from './retry-policy';
@@ -34,6 +35,57 @@ export function handlerFor<D extends MessageDefinition>(
   return { definition, handle };
 }
 
+/** One validated delivery handed to a batch handler. */
+export interface BatchItem {
+  /** The envelope, validated against its type's definition; narrow it by `message.type`. */
+  readonly message: MessageEnvelope;
+  readonly ctx: HandlerContext;
+}
+
+/**
+ * Handling validated deliveries together (e.g. one database transaction for many). Per-message
+ * semantics stay those of the `handlers`: a batch handler that throws hands each of its messages to
+ * its type's handler one at a time (with the retry tiers and the dead-letter queue), so one poison
+ * message affects only itself. Invalid messages never reach a batch: they are dead-lettered alone.
+ */
+export interface BatchOptions {
+  /** The most messages in one batch; the consumer's prefetch must be at least this. */
+  maxMessages: number;
+  /** How long the first message of a batch waits for more. A few ms: it is added to every message's latency. */
+  maxWaitMs: number;
+  /**
+   * Batches handled at once; default unbounded. While that many run, arriving messages wait and form
+   * the next batch as soon as one ends, so batches grow with the load (group commit).
+   */
+  maxConcurrent?: number;
+  /**
+   * Handles the items together. Resolves with the items it left for their type's handler (e.g. the
+   * unusual ones), or nothing; every other item is then acked, together. Throwing leaves every item
+   * to the one-at-a-time handlers.
+   */
+  handle(items: readonly BatchItem[]): Promise<readonly BatchItem[] | void>;
+}
+
+/**
+ * A batch `handle` that runs each message's own handler concurrently and leaves the ones whose
+ * handler failed to be handled again alone (then with the retry tiers and the DLQ as usual). For
+ * handlers whose stores group concurrent writes themselves: what the batch adds is one ack for all.
+ */
+export function handleConcurrently(
+  handlers: Readonly<Record<string, MessageHandler>>,
+): BatchOptions['handle'] {
+  return async (items) => {
+    const settled = await Promise.allSettled(
+      items.map(async (item) => {
+        const handler = handlers[item.message.type];
+        if (handler === undefined) throw new Error(`no handler for ${item.message.type}`);
+        await handler.handle(item.message as never, item.ctx);
+      }),
+    );
+    return items.filter((_item, i) => settled[i]?.status === 'rejected');
+  };
+}
+
 /** Options of `broker.consume`. */
 export interface ConsumeOptions {
   /** A consumer queue of the topology, without the prefix. */
@@ -46,6 +98,8 @@ export interface ConsumeOptions {
   policy?: RetryPolicy;
   /** A handler running longer than this counts as stalled in health and readiness. Default 60 s; 0 disables. */
   handlerTimeoutMs?: number;
+  /** Hands validated deliveries to one batch handler; `handlers` stay the fallback for each message. */
+  batch?: BatchOptions;
 }
 
 /** `active`: subscribed. `recovering`: not subscribed and trying to be. `stopped`: by `stop()` or `close()`. */
@@ -115,11 +169,26 @@ interface InFlight {
   startedAt: number;
 }
 
+/** A channel and the delivery tags on it not acked or requeued yet, in delivery (= tag) order. */
+interface ChannelDeliveries {
+  ch: Channel;
+  unsettled: Set<number>;
+}
+
 /** One delivery on the channel it came on; acked or requeued exactly once. */
 interface Delivery {
   ch: Channel;
   msg: ConsumeMessage;
   settled: boolean;
+  on: ChannelDeliveries;
+}
+
+/** What became of a message in a batch: acked with it, or left to its type's handler. */
+type BatchResult = 'acked' | 'alone';
+
+interface BatchEntry {
+  item: BatchItem;
+  delivery: Delivery;
 }
 
 /**
@@ -135,6 +204,11 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
   const workQueue = topology.names.queue(specQueue);
   const deadLetterQueue = topology.names.deadLetterQueue(specQueue);
   const prefetch = options.prefetch ?? 64;
+  if (options.batch && options.batch.maxMessages > prefetch) {
+    throw new Error(
+      `batch.maxMessages ${options.batch.maxMessages} of ${specQueue} exceeds its prefetch ${prefetch}: batches could never fill`,
+    );
+  }
   const policy =
     options.policy ??
     (spec.retryDelaysMs.length > 0 ? { delaysMs: spec.retryDelaysMs } : DEFAULT_RETRY_POLICY);
@@ -157,6 +231,14 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
     policy.delaysMs.map((delayMs) => [delayMs, topology.names.retryQueue(specQueue, delayMs)]),
   );
   const log = deps.log.child({ queue: specQueue });
+  const batcher: Batcher<BatchEntry, BatchResult> | undefined = options.batch
+    ? createBatcher({
+        maxItems: options.batch.maxMessages,
+        maxWaitMs: options.batch.maxWaitMs,
+        ...(options.batch.maxConcurrent === undefined ? {} : { maxConcurrent: options.batch.maxConcurrent }),
+        run: (entries) => runBatch(entries),
+      })
+    : undefined;
   const consumed = deps.metrics?.counter('mcms_messages_consumed_total', 'Deliveries handled, by outcome', [
     'queue',
     'type',
@@ -170,6 +252,7 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
   let state: ConsumerState = 'recovering';
   let stopping = false;
   let channel: Channel | undefined;
+  let channelDeliveries: ChannelDeliveries | undefined;
   let channelModel: ChannelModel | undefined;
   let consumerTag: string | undefined;
   let opening: Promise<void> | undefined;
@@ -223,11 +306,13 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
       fresh.once('close', () => onChannelClosed(fresh));
       await fresh.prefetch(prefetch);
       channel = ch = fresh;
+      channelDeliveries = { ch: fresh, unsettled: new Set() };
       channelModel = model;
     }
     if (stopping) return;
     const subscribedOn = ch;
-    const reply = await ch.consume(workQueue, (msg) => onDelivery(subscribedOn, msg), { noAck: false });
+    const deliveries = channelDeliveries as ChannelDeliveries;
+    const reply = await ch.consume(workQueue, (msg) => onDelivery(deliveries, msg), { noAck: false });
     if (channel !== subscribedOn) return;
     consumerTag = reply.consumerTag;
     state = 'active';
@@ -275,14 +360,15 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
 
   // ---- deliveries ------------------------------------------------------------------------------
 
-  function onDelivery(ch: Channel, msg: ConsumeMessage | null): void {
+  function onDelivery(on: ChannelDeliveries, msg: ConsumeMessage | null): void {
     if (msg === null) {
-      onCancelledByBroker(ch);
+      onCancelledByBroker(on.ch);
       return;
     }
     const entry: InFlight = { startedAt: now() };
     inFlight.add(entry);
-    void handleDelivery({ ch, msg, settled: false }).then(() => {
+    on.unsettled.add(msg.fields.deliveryTag);
+    void handleDelivery({ ch: on.ch, msg, settled: false, on }).then(() => {
       inFlight.delete(entry);
       if (inFlight.size === 0 && idleWaiters.length > 0) {
         const waiters = idleWaiters;
@@ -355,6 +441,13 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
       }
       const message = parsed.data;
       const ctx = contextFor(msg, attempt, type, message.messageId, message.correlationId);
+      if (batcher !== undefined) {
+        const result = await batcher.submit({ item: { message, ctx }, delivery });
+        if (result === 'acked') {
+          consumed?.inc({ queue: specQueue, type, outcome: 'ack' });
+          return;
+        }
+      }
       const stopTimer = handleSeconds?.startTimer({ queue: specQueue, type });
       let failure: unknown;
       let failed = false;
@@ -383,6 +476,25 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
       );
       nackRequeue(delivery);
     }
+  }
+
+  async function runBatch(entries: BatchEntry[]): Promise<BatchResult[]> {
+    const batchOptions = options.batch as BatchOptions;
+    let left: ReadonlySet<BatchItem>;
+    const stopTimer = handleSeconds?.startTimer({ queue: specQueue, type: '(batch)' });
+    try {
+      left = new Set((await batchOptions.handle(entries.map((entry) => entry.item))) ?? []);
+    } catch (err) {
+      log.warn(
+        { ...errorFields(err), messages: entries.length },
+        'batch handler failed; handling its messages one at a time',
+      );
+      return entries.map(() => 'alone');
+    } finally {
+      stopTimer?.();
+    }
+    ackTogether(entries.filter((entry) => !left.has(entry.item)).map((entry) => entry.delivery));
+    return entries.map((entry) => (left.has(entry.item) ? 'alone' : 'acked'));
   }
 
   function contextFor(
@@ -568,6 +680,7 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
 function ack(delivery: Delivery): void {
   if (delivery.settled) return;
   delivery.settled = true;
+  delivery.on.unsettled.delete(delivery.msg.fields.deliveryTag);
   try {
     delivery.ch.ack(delivery.msg);
   } catch {
@@ -575,9 +688,62 @@ function ack(delivery: Delivery): void {
   }
 }
 
+/**
+ * Acks deliveries of one batch with as few frames as possible: every tag below the oldest delivery
+ * still unsettled on its channel goes in one `multiple` ack of the highest; the rest one by one.
+ */
+function ackTogether(deliveries: readonly Delivery[]): void {
+  const byChannel = new Map<ChannelDeliveries, Delivery[]>();
+  for (const delivery of deliveries) {
+    if (delivery.settled) continue;
+    delivery.settled = true;
+    delivery.on.unsettled.delete(delivery.msg.fields.deliveryTag);
+    const group = byChannel.get(delivery.on);
+    if (group) group.push(delivery);
+    else byChannel.set(delivery.on, [delivery]);
+  }
+  for (const [on, group] of byChannel) {
+    const oldestOther = on.unsettled.values().next();
+    const limit = oldestOther.done === true ? Number.POSITIVE_INFINITY : oldestOther.value;
+    const { together, alone } = splitByTag(
+      group.map((delivery) => delivery.msg.fields.deliveryTag),
+      limit,
+    );
+    try {
+      if (together !== undefined) {
+        const last = group.find((delivery) => delivery.msg.fields.deliveryTag === together) as Delivery;
+        on.ch.ack(last.msg, true);
+      }
+      for (const delivery of group) {
+        if (alone.has(delivery.msg.fields.deliveryTag)) on.ch.ack(delivery.msg);
+      }
+    } catch {
+      // As for ack: a closed channel returns the messages to the queue, and the inboxes absorb them.
+    }
+  }
+}
+
+/**
+ * Which of `tags` one `multiple` ack can cover (the highest tag below `limit`, the oldest tag still
+ * unsettled on the channel), and which must be acked alone. Pure.
+ */
+export function splitByTag(
+  tags: readonly number[],
+  limit: number,
+): { together: number | undefined; alone: Set<number> } {
+  let together: number | undefined;
+  const alone = new Set<number>();
+  for (const tag of tags) {
+    if (tag < limit) together = together === undefined ? tag : Math.max(together, tag);
+    else alone.add(tag);
+  }
+  return { together, alone };
+}
+
 function nackRequeue(delivery: Delivery): void {
   if (delivery.settled) return;
   delivery.settled = true;
+  delivery.on.unsettled.delete(delivery.msg.fields.deliveryTag);
   try {
     delivery.ch.nack(delivery.msg, false, true);
   } catch {

@@ -27,8 +27,12 @@ export {
 export { HEADERS } from './headers';
 export { connectBroker, type Broker, type BrokerHealth, type ConnectBrokerOptions } from './broker';
 export type { BrokerPublisher, PublisherOptions } from './publisher';
+export { createBatcher, type Batcher, type BatcherOptions } from './batcher';
 export {
+  handleConcurrently,
   handlerFor,
+  type BatchItem,
+  type BatchOptions,
   type ConsumeOptions,
   type Consumer,
   type ConsumerHealth,

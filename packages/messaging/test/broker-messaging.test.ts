@@ -499,3 +499,166 @@ describe('broker publish and consume', () => {
     expect(received).toEqual([]);
   });
 });
+
+describe('batched consumption', () => {
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  it('hands a batch of N validated messages to the batch handler at once and acks them with one frame', async () => {
+    const { broker, names } = await startBroker();
+    const sent = Array.from({ length: 8 }, () => resultMessage());
+    for (const message of sent) await broker.publisher.publish(outgoing(AddinJobResultCommand, message));
+    await waitFor(async () => (await admin.count(names.queue(RESULTS))) === sent.length, {
+      what: 'every message queued',
+    });
+    const channelPrototype = Object.getPrototypeOf(admin.channel) as { ack: (...args: unknown[]) => void };
+    const ack = jest.spyOn(channelPrototype, 'ack');
+    const batches: string[][] = [];
+    let single = 0;
+    const consumer = broker.consume({
+      queue: RESULTS,
+      prefetch: 8,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async () => {
+          single++;
+        }),
+      },
+      batch: {
+        maxMessages: 8,
+        maxWaitMs: 5_000,
+        handle: async (items) => {
+          batches.push(items.map((item) => item.message.messageId));
+        },
+      },
+    });
+    await consumer.ready;
+
+    await waitFor(async () => batches.length === 1, { what: 'one batch' });
+    expect(batches[0]).toEqual(sent.map((message) => message.messageId));
+    expect(single).toBe(0);
+    await waitFor(async () => ack.mock.calls.length > 0, { what: 'the ack' });
+    expect(ack.mock.calls).toEqual([[expect.objectContaining({ fields: expect.anything() }), true]]);
+    await broker.close();
+    expect(await admin.count(names.queue(RESULTS))).toBe(0);
+  });
+
+  it('after a batch handler throws, handles each message alone: the poison one is dead-lettered, the others handled once', async () => {
+    const { broker, names, logs } = await startBroker({ retryDelaysMs: [200] });
+    const sent = Array.from({ length: 5 }, () => resultMessage());
+    const poison = sent[2] as Result;
+    const invalid = { ...resultMessage(), payload: { ...resultMessage().payload, jobId: 'not-a-uuid' } };
+    for (const message of sent) await broker.publisher.publish(outgoing(AddinJobResultCommand, message));
+    await broker.publisher.publish({
+      exchange: EXCHANGES.commands,
+      routingKey: AddinJobResultCommand.routingKey,
+      envelope: invalid,
+    });
+    await waitFor(async () => (await admin.count(names.queue(RESULTS))) === 6, {
+      what: 'every message queued',
+    });
+    const handledAlone: string[] = [];
+    const batchSizes: number[] = [];
+    broker.consume({
+      queue: RESULTS,
+      prefetch: 10,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async (message) => {
+          if (message.messageId === poison.messageId)
+            throw conflict('poison', 'this one can never be applied');
+          handledAlone.push(message.messageId);
+        }),
+      },
+      batch: {
+        maxMessages: 10,
+        maxWaitMs: 1_000, // generous: the five must share one batch even on a loaded machine
+        handle: async (items) => {
+          batchSizes.push(items.length);
+          if (items.some((item) => item.message.messageId === poison.messageId)) {
+            throw new Error('one of the batch is poison');
+          }
+        },
+      },
+    });
+
+    const dead = [
+      await admin.take(names.deadLetterQueue(RESULTS)),
+      await admin.take(names.deadLetterQueue(RESULTS)),
+    ];
+    const reasons = new Map(dead.map((m) => [m.properties.messageId as string, headersOf(m)]));
+    expect(reasons.get(poison.messageId)).toMatchObject({ [HEADERS.deadLetterReason]: 'poison' });
+    expect(reasons.get(invalid.messageId)).toMatchObject({ [HEADERS.deadLetterReason]: 'invalid-message' });
+    await waitFor(async () => handledAlone.length === 4, { what: 'the four good messages handled' });
+    expect(handledAlone.sort()).toEqual(
+      sent
+        .filter((m) => m !== poison)
+        .map((m) => m.messageId)
+        .sort(),
+    );
+    // The invalid message never reached the batch; the valid five did, together.
+    expect(batchSizes).toEqual([5]);
+    expect(logs.messages('batch handler failed; handling its messages one at a time')).toHaveLength(1);
+    await broker.close();
+    expect(await admin.count(names.queue(RESULTS))).toBe(0);
+    expect(await admin.count(names.retryQueue(RESULTS, 200))).toBe(0);
+    expect(await admin.count(names.deadLetterQueue(RESULTS))).toBe(0);
+  });
+
+  it('retries through the tiers only the message a batch handler left for its own handler', async () => {
+    const { broker, names } = await startBroker({ retryDelaysMs: [200] });
+    const sent = Array.from({ length: 4 }, () => resultMessage());
+    const flaky = sent[1] as Result;
+    for (const message of sent) await broker.publisher.publish(outgoing(AddinJobResultCommand, message));
+    await waitFor(async () => (await admin.count(names.queue(RESULTS))) === 4, {
+      what: 'every message queued',
+    });
+    const inBatch: string[] = [];
+    const alone: Array<{ id: string; attempt: number }> = [];
+    broker.consume({
+      queue: RESULTS,
+      prefetch: 4,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async (message, ctx) => {
+          alone.push({ id: message.messageId, attempt: ctx.attempt });
+          if (ctx.attempt === 1) throw unavailable('the shared drive is unreachable');
+        }),
+      },
+      batch: {
+        maxMessages: 4,
+        maxWaitMs: 200,
+        handle: async (items) => {
+          // The retried copy arrives alone, a batch of one, and is handled there.
+          const left =
+            items.length === 1 ? [] : items.filter((item) => item.message.messageId === flaky.messageId);
+          for (const item of items) if (!left.includes(item)) inBatch.push(item.message.messageId);
+          return left;
+        },
+      },
+    });
+
+    await waitFor(async () => inBatch.length === 4, { what: 'every message handled once by a batch' });
+    expect(inBatch.slice(0, 3).sort()).toEqual(
+      sent
+        .filter((m) => m !== flaky)
+        .map((m) => m.messageId)
+        .sort(),
+    );
+    expect(inBatch[3]).toBe(flaky.messageId);
+    expect(alone).toEqual([{ id: flaky.messageId, attempt: 1 }]);
+    await broker.close();
+    expect(await admin.count(names.queue(RESULTS))).toBe(0);
+    expect(await admin.count(names.deadLetterQueue(RESULTS))).toBe(0);
+  });
+
+  it('refuses a batch larger than the prefetch, which could never fill', async () => {
+    const { broker } = await startBroker();
+    expect(() =>
+      broker.consume({
+        queue: RESULTS,
+        prefetch: 4,
+        handlers: { [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async () => {}) },
+        batch: { maxMessages: 8, maxWaitMs: 5, handle: async () => {} },
+      }),
+    ).toThrow('exceeds its prefetch');
+  });
+});

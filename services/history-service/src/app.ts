@@ -1,5 +1,5 @@
 import { openApiFor } from '@mcms/contracts';
-import type { Broker, Consumer } from '@mcms/messaging';
+import { handleConcurrently, type Broker, type Consumer } from '@mcms/messaging';
 import {
   createHttpApp,
   userAuthenticator,
@@ -61,10 +61,14 @@ export function buildApp(deps: HistoryAppDeps): HistoryApp {
   return {
     http,
     async start() {
+      const handlers = historyEventHandlers({ store, metrics });
+      const prefetch = deps.prefetch ?? 64;
       consumer ??= broker.consume({
         queue: HISTORY_EVENTS_QUEUE,
-        handlers: historyEventHandlers({ store, metrics }),
-        ...(deps.prefetch === undefined ? {} : { prefetch: deps.prefetch }),
+        handlers,
+        prefetch,
+        // The store groups concurrent writes into one INSERT already; the batch acks them together.
+        batch: { maxMessages: Math.min(32, prefetch), maxWaitMs: 5, handle: handleConcurrently(handlers) },
       });
       await consumer.ready;
     },

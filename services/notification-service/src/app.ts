@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import { openApiFor } from '@mcms/contracts';
-import type { Broker, Consumer } from '@mcms/messaging';
+import { handleConcurrently, type Broker, type Consumer } from '@mcms/messaging';
 import {
   createHttpApp,
   userAuthenticator,
@@ -124,10 +124,14 @@ export function buildApp(deps: NotificationAppDeps): NotificationApp {
     async start() {
       // The feed first: its cursor is where live delivery starts, and alerts stored from here on reach it.
       await feed.start();
+      const handlers = alertEventHandlers({ store, metrics });
+      const prefetch = deps.prefetch ?? 64;
       consumer ??= broker.consume({
         queue: ALERTS_QUEUE,
-        handlers: alertEventHandlers({ store, metrics }),
-        ...(deps.prefetch === undefined ? {} : { prefetch: deps.prefetch }),
+        handlers,
+        prefetch,
+        // The store groups concurrent writes into one INSERT already; the batch acks them together.
+        batch: { maxMessages: Math.min(32, prefetch), maxWaitMs: 5, handle: handleConcurrently(handlers) },
       });
       await consumer.ready;
     },

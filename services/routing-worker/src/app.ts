@@ -10,7 +10,7 @@ import {
 import type { Express } from 'express';
 import type { Pool } from 'pg';
 import { createRoutingUseCases } from './application/routing-use-cases';
-import { jobProgressHandlers, jobResultHandlers } from './adapters/consumers';
+import { jobProgressConsumption, jobResultConsumption } from './adapters/consumers';
 import { mountRoutingRoutes } from './adapters/http-routes';
 import { routingWorkerOpenApi } from './adapters/openapi';
 import { createPrismaRoutingStore } from './adapters/prisma-routing-store';
@@ -31,10 +31,16 @@ export interface RoutingWorkerDeps {
   metrics: Metrics;
   clock?: () => Date;
   newId?: () => string;
-  /** Results handled at once per queue; default 16 (each holds a database connection while it commits). */
+  /** Unacknowledged messages per queue; default 64. */
   prefetch?: number;
   /** CORS, auth-failure limit, proxy hops (from `httpSecurityFrom(config)`); safe defaults when absent. */
   security?: HttpSecurityOptions;
+  /**
+   * Results (and, alike, progress events) applied together in one transaction: at most `maxMessages` (default 32, at most `prefetch`),
+   * the first waiting at most `maxWaitMs` (default 5) for the others, at most `maxConcurrent` batches
+   * at once (default 2: one checking files while another commits; the rest gather into the next).
+   */
+  resultBatch?: { maxMessages: number; maxWaitMs: number; maxConcurrent?: number };
 }
 
 /** The service, built but not started: nothing listens and nothing is consumed until asked. */
@@ -70,14 +76,23 @@ export function buildApp(deps: RoutingWorkerDeps): RoutingWorkerApp {
   return {
     http,
     async start() {
-      const prefetch = deps.prefetch ?? 16;
+      const prefetch = deps.prefetch ?? 64;
+      const resultBatch = deps.resultBatch ?? {
+        maxMessages: Math.min(32, prefetch),
+        maxWaitMs: 5,
+        maxConcurrent: 2,
+      };
       consumers = [
         broker.consume({
           queue: RESULTS_QUEUE,
-          handlers: jobResultHandlers({ store, sharedDrive, clock, metrics }),
+          ...jobResultConsumption({ store, sharedDrive, clock, metrics }, resultBatch),
           prefetch,
         }),
-        broker.consume({ queue: PROGRESS_QUEUE, handlers: jobProgressHandlers({ store, clock }), prefetch }),
+        broker.consume({
+          queue: PROGRESS_QUEUE,
+          ...jobProgressConsumption({ store, clock }, resultBatch),
+          prefetch,
+        }),
       ];
       await Promise.all(consumers.map((consumer) => consumer.ready));
     },

@@ -39,6 +39,24 @@ const handled = (queue: string, messageId: string) =>
     `${messageId} handled on ${queue}`,
   );
 
+/** How many batches the results queue has handled so far. */
+async function batchesHandled(): Promise<number> {
+  const metric = await h.metrics.registry.getSingleMetric('mcms_message_handle_seconds')?.get();
+  // A histogram's values carry their series' name; prom-client's type for `get()` leaves it out.
+  const values = (metric?.values ?? []) as Array<{
+    metricName?: string;
+    labels: Record<string, unknown>;
+    value: number;
+  }>;
+  const count = values.find(
+    (v) =>
+      v.metricName === 'mcms_message_handle_seconds_count' &&
+      v.labels.queue === RESULTS_QUEUE &&
+      v.labels.type === '(batch)',
+  );
+  return count?.value ?? 0;
+}
+
 async function results(outcome: string): Promise<number> {
   return h.counter('mcms_routing_generation_results_total', { outcome });
 }
@@ -272,6 +290,66 @@ describe('applying add-in job results', () => {
     });
   });
 
+  it('applies results arriving together in batches, each once, and leaves an unknown routing and a second result of one routing to the one-at-a-time rules', async () => {
+    const routings = await Promise.all(Array.from({ length: 6 }, () => h.approvedRouting()));
+    const outputs = await Promise.all(routings.map((routing) => h.writeOutputs(routing, FILES)));
+    const [first] = routings as [(typeof routings)[0]];
+    const unknownRoutingId = randomUUID();
+    const before = {
+      job: await results('duplicate-job'),
+      message: await results('duplicate-message'),
+      batches: await batchesHandled(),
+    };
+
+    const commands = await Promise.all([
+      ...routings.map((routing, i) =>
+        h.publishResult({ jobId: routing.lastAddinJobId, routingId: routing.id, outputs: outputs[i] }),
+      ),
+      h.publishResult({ jobId: randomUUID(), routingId: unknownRoutingId }),
+      h.publishResult({
+        jobId: first.lastAddinJobId,
+        routingId: first.id,
+        outputs: outputs[0],
+        message: 'sent twice',
+      }),
+    ]);
+    await h.republish(commands[1] as UnknownEnvelope);
+
+    for (const routing of routings) {
+      await h.waitForRouting(routing.id, (r) => r.lastGenerationStatus === 'Completed', 'Completed');
+    }
+    const letter = await eventually(
+      async () =>
+        (await peekDeadLetters(h.broker, RESULTS_QUEUE)).find((l) => l.messageId === commands[6]?.messageId),
+      'the dead letter of the unknown routing',
+    );
+    expect(letter).toMatchObject({ reason: 'routing_not_found', attempts: 1 });
+    await eventually(
+      async () => (await results('duplicate-job')) === before.job + 1,
+      'the second result of the first routing',
+    );
+    await eventually(
+      async () => (await results('duplicate-message')) === before.message + 1,
+      'the redelivery',
+    );
+    for (const routing of routings) {
+      expect(await h.getRouting(routing.id)).toMatchObject({ camRevision: '1.1.0' });
+      expect(await h.prisma.generationResult.count({ where: { routingId: routing.id } })).toBe(1);
+    }
+    const later = await h.approvedRouting();
+    await h.waitForMessage(
+      (m) => m.routingKey === 'routing.approved' && m.envelope.payload.routingId === later.id,
+      'a later event',
+    );
+    for (const routing of routings) {
+      expect(h.observed.filter(eventOf('routing.generation.completed', routing.lastAddinJobId))).toHaveLength(
+        1,
+      );
+    }
+    // Every message went through the batch handler first (how many per batch depends on timing).
+    expect(await batchesHandled()).toBeGreaterThan(before.batches);
+  });
+
   it('dead-letters a result for an unknown routing at once, without retries', async () => {
     const routingId = randomUUID();
     const command = await h.publishResult({ jobId: randomUUID(), routingId });
@@ -361,5 +439,51 @@ describe('applying add-in job results', () => {
     await h.waitForRouting(routing.id, (r) => r.lastGenerationStatus === 'Completed', 'Completed');
     expect(await send(started(3))).toBe('Completed');
     expect(await send(expired(3))).toBe('Completed');
+  });
+
+  it('applies progress events arriving together in their order, each once, whatever batch they share', async () => {
+    const routings = await Promise.all([h.approvedRouting(), h.approvedRouting()]);
+    const [moved, untouched] = routings as [(typeof routings)[0], (typeof routings)[0]];
+    const ref = (r: typeof moved) => ({
+      jobId: r.lastAddinJobId,
+      routingId: r.id,
+      routingCode: r.routingCode,
+    });
+    const lease = { deviceId: 'WS-1', leaseExpiresAt: '2026-01-05T10:00:00.000Z' };
+    const events = [
+      createMessage(AddinJobStarted, { ...ref(moved), attempt: 1, ...lease }, { correlationId: 'c' }),
+      createMessage(
+        AddinJobExpired,
+        { ...ref(moved), attempt: 1, action: 'requeued', reason: 'lease ran out', deviceId: 'WS-1' },
+        { correlationId: 'c' },
+      ),
+      createMessage(AddinJobStarted, { ...ref(moved), attempt: 2, ...lease }, { correlationId: 'c' }),
+      createMessage(AddinJobStarted, { ...ref(untouched), attempt: 1, ...lease }, { correlationId: 'c' }),
+      createMessage(
+        AddinJobStarted,
+        { ...ref(moved), routingId: randomUUID(), attempt: 1, ...lease },
+        { correlationId: 'c' },
+      ),
+    ];
+    // Published back to back without waiting: the consumer is free to batch them.
+    await Promise.all(
+      [...events, events[3] as UnknownEnvelope].map((envelope) =>
+        h.broker.publisher.publish({ exchange: EXCHANGES.events, routingKey: envelope.type, envelope }),
+      ),
+    );
+    for (const event of events) await handled(PROGRESS_QUEUE, event.messageId);
+
+    const [after, other] = await Promise.all([h.getRouting(moved.id), h.getRouting(untouched.id)]);
+    expect(after.lastGenerationStatus).toBe('InProgress');
+    expect(other.lastGenerationStatus).toBe('InProgress');
+    const rows = await h.prisma.routing.findMany({
+      where: { id: { in: [moved.id, untouched.id] } },
+      select: { id: true, generationProgress: true },
+    });
+    // attempt 2 started = key 4; attempt 1 started = key 2.
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.generationProgress]))).toEqual({
+      [moved.id]: 4,
+      [untouched.id]: 2,
+    });
   });
 });

@@ -1,12 +1,24 @@
-import { enqueueOutbox, fromPgClient, fromPrismaTx, withInboxPg } from '@mcms/messaging';
+import { enqueueOutbox, fromPgClient, fromPrismaTx, withInboxPg, withPgTransaction } from '@mcms/messaging';
 import type { Pool, PoolClient } from 'pg';
 import { conflict, validationFailed } from '@mcms/platform';
-import type { RoutingStore, RoutingTransaction } from '../application/ports';
+import type {
+  GenerationRecord,
+  BatchTransaction,
+  ResultContext,
+  RoutingStore,
+  RoutingTransaction,
+} from '../application/ports';
 import type { Routing } from '../domain/routing';
 import { Prisma, type PrismaClient, type Routing as RoutingRow } from '../generated/prisma/client';
 import { createOutboxNotificationSink } from './outbox-notification-sink';
 
 type Tx = Prisma.TransactionClient;
+
+// The routing's columns as raw SQL returns them; the enums as text, which is what the domain compares.
+const ROUTING_COLUMNS_SQL = `id, routing_code, item_code, revision_code, status::text AS status, cam_revision,
+  last_addin_job_id, last_generation_status::text AS last_generation_status, last_generation_message,
+  last_generated_at, last_output_digest, generation_progress, created_at, updated_at`;
+const ROUTING_COLUMNS = Prisma.raw(ROUTING_COLUMNS_SQL);
 
 /**
  * The routing-worker's tables; outbox and inbox rows share the transactions. The HTTP side runs on Prisma; the
@@ -14,7 +26,7 @@ type Tx = Prisma.TransactionClient;
  * transaction and query engine cost more CPU than the statements themselves.
  */
 export function createPrismaRoutingStore(prisma: PrismaClient, pool: Pool): RoutingStore {
-  return {
+  const store: RoutingStore = {
     async find(id) {
       const row = await prisma.routing.findUnique({ where: { id } });
       return row ? toRouting(row) : undefined;
@@ -52,24 +64,27 @@ export function createPrismaRoutingStore(prisma: PrismaClient, pool: Pool): Rout
     },
 
     async resultContext({ consumer, messageId }, routingId, jobId) {
-      // One statement instead of three Prisma queries: this runs for every result command.
-      const { rows } = await pool.query<
-        { handled: boolean; result_recorded: boolean } & Partial<RoutingSqlRow>
-      >(
-        `SELECT
-           EXISTS (SELECT 1 FROM inbox_message WHERE consumer = $1 AND message_id = $2::uuid) AS handled,
-           EXISTS (SELECT 1 FROM generation_result WHERE job_id = $3::uuid) AS result_recorded,
-           r.*
-         FROM (SELECT 1) one
-         LEFT JOIN (SELECT ${ROUTING_COLUMNS_SQL} FROM routing WHERE id = $4::uuid) r ON true`,
-        [consumer, messageId, jobId, routingId],
-      );
-      const row = rows[0] as { handled: boolean; result_recorded: boolean } & Partial<RoutingSqlRow>;
-      return {
+      const [context] = await store.resultContexts(consumer, [{ messageId, routingId, jobId }]);
+      return context as ResultContext;
+    },
+
+    async resultContexts(consumer, lookups) {
+      // One statement for the whole batch instead of three Prisma queries per result command.
+      const { rows } = await pool.query<ContextSqlRow>(RESULT_CONTEXTS_SQL, [
+        consumer,
+        lookups.map((lookup) => lookup.messageId),
+        lookups.map((lookup) => lookup.routingId),
+        lookups.map((lookup) => lookup.jobId),
+      ]);
+      return rows.map((row) => ({
         handled: row.handled,
         resultRecorded: row.result_recorded,
-        routing: row.id === null || row.id === undefined ? undefined : fromSqlRow(row as RoutingSqlRow),
-      };
+        routing: row.id === null ? undefined : fromSqlRow(row as RoutingSqlRow),
+      }));
+    },
+
+    batchTransaction(fn) {
+      return withPgTransaction(pool, (client) => fn(pgBatchOf(client)));
     },
 
     transaction(fn) {
@@ -80,6 +95,7 @@ export function createPrismaRoutingStore(prisma: PrismaClient, pool: Pool): Rout
       return withInboxPg(pool, key, (client) => fn(pgTransactionOf(client)));
     },
   };
+  return store;
 }
 
 const UPDATE_ROUTING_SQL = `
@@ -112,6 +128,104 @@ const routingParams = (r: Routing): unknown[] => [
   r.createdAt,
   r.updatedAt,
 ];
+
+// Per lookup, in order: is it in the inbox, is its job's result recorded, and its routing (columns null if none).
+const RESULT_CONTEXTS_SQL = `
+  SELECT
+    EXISTS (SELECT 1 FROM inbox_message i WHERE i.consumer = $1 AND i.message_id = v.message_id) AS handled,
+    EXISTS (SELECT 1 FROM generation_result g WHERE g.job_id = v.job_id) AS result_recorded,
+    ${ROUTING_COLUMNS_SQL}
+  FROM unnest($2::uuid[], $3::uuid[], $4::uuid[]) WITH ORDINALITY AS v(message_id, routing_id, job_id, n)
+  LEFT JOIN routing ON routing.id = v.routing_id
+  ORDER BY v.n`;
+
+type ContextSqlRow = { handled: boolean; result_recorded: boolean } & (
+  RoutingSqlRow | { [K in keyof RoutingSqlRow]: null }
+);
+
+// The columns travel as one array each, so every batch size is one statement shape (one plan).
+const CLAIM_INBOX_SQL = `
+  INSERT INTO inbox_message (consumer, message_id) SELECT $1, unnest($2::uuid[])
+  ON CONFLICT DO NOTHING RETURNING message_id`;
+
+// ORDER BY below FOR UPDATE: rows are locked in id order, the same order in every batch.
+const LOCK_ROUTINGS_SQL = `
+  SELECT ${ROUTING_COLUMNS_SQL} FROM routing WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`;
+
+const RECORD_RESULTS_SQL = `
+  INSERT INTO generation_result (job_id, routing_id, result_status, generation_status, message, stale,
+    cam_revision_before, cam_revision_after, meta_json_digest, processed_at)
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::"GenerationStatus"[], $5::text[], $6::boolean[],
+    $7::text[], $8::text[], $9::text[], $10::timestamptz[])
+  ON CONFLICT (job_id) DO NOTHING RETURNING job_id`;
+
+const UPDATE_ROUTINGS_SQL = `
+  UPDATE routing SET routing_code = v.routing_code, item_code = v.item_code, revision_code = v.revision_code,
+    status = v.status, cam_revision = v.cam_revision, last_addin_job_id = v.last_addin_job_id,
+    last_generation_status = v.last_generation_status, last_generation_message = v.last_generation_message,
+    last_generated_at = v.last_generated_at, last_output_digest = v.last_output_digest,
+    generation_progress = v.generation_progress, created_at = v.created_at, updated_at = v.updated_at
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::"RoutingStatus"[], $6::text[], $7::uuid[],
+    $8::"GenerationStatus"[], $9::text[], $10::timestamptz[], $11::text[], $12::int[], $13::timestamptz[],
+    $14::timestamptz[])
+    AS v(id, routing_code, item_code, revision_code, status, cam_revision, last_addin_job_id,
+      last_generation_status, last_generation_message, last_generated_at, last_output_digest,
+      generation_progress, created_at, updated_at)
+  WHERE routing.id = v.id`;
+
+/** Rows as one array per column (for `unnest`): `columns(rows, [r => r.a, r => r.b])` → `[[a…], [b…]]`. */
+function columnsOf<T>(rows: readonly T[], pick: (row: T) => unknown[]): unknown[][] {
+  const columns: unknown[][] = [];
+  for (const row of rows) {
+    pick(row).forEach((value, i) => (columns[i] ??= []).push(value));
+  }
+  return columns;
+}
+
+const recordParams = (g: GenerationRecord): unknown[] => [
+  g.jobId,
+  g.routingId,
+  g.resultStatus,
+  g.generationStatus,
+  g.message,
+  g.stale,
+  g.camRevisionBefore,
+  g.camRevisionAfter,
+  g.metaJsonDigest,
+  g.processedAt,
+];
+
+/** A {@link BatchTransaction} on a pg client inside `BEGIN`. */
+function pgBatchOf(client: PoolClient): BatchTransaction {
+  return {
+    async claimInbox(consumer, messageIds) {
+      const { rows } = await client.query<{ message_id: string }>(CLAIM_INBOX_SQL, [consumer, messageIds]);
+      return new Set(rows.map((row) => row.message_id));
+    },
+
+    async lockRoutings(ids) {
+      if (ids.length === 0) return new Map();
+      const { rows } = await client.query<RoutingSqlRow>(LOCK_ROUTINGS_SQL, [ids]);
+      return new Map(rows.map((row) => [row.id, fromSqlRow(row)]));
+    },
+
+    async recordResults(records) {
+      if (records.length === 0) return new Set();
+      const { rows } = await client.query<{ job_id: string }>(
+        RECORD_RESULTS_SQL,
+        columnsOf(records, recordParams),
+      );
+      return new Set(rows.map((row) => row.job_id));
+    },
+
+    async updateRoutings(routings) {
+      if (routings.length === 0) return;
+      await client.query(UPDATE_ROUTINGS_SQL, columnsOf(routings, routingParams));
+    },
+
+    notifications: createOutboxNotificationSink(fromPgClient(client)),
+  };
+}
 
 /** A {@link RoutingTransaction} on a pg client inside `BEGIN` (the message handlers' transactions). */
 function pgTransactionOf(client: PoolClient): RoutingTransaction {
@@ -156,18 +270,7 @@ function pgTransactionOf(client: PoolClient): RoutingTransaction {
         `INSERT INTO generation_result (job_id, routing_id, result_status, generation_status, message, stale,
            cam_revision_before, cam_revision_after, meta_json_digest, processed_at)
          VALUES ($1::uuid, $2::uuid, $3, $4::"GenerationStatus", $5, $6, $7, $8, $9, $10::timestamptz)`,
-        [
-          g.jobId,
-          g.routingId,
-          g.resultStatus,
-          g.generationStatus,
-          g.message,
-          g.stale,
-          g.camRevisionBefore,
-          g.camRevisionAfter,
-          g.metaJsonDigest,
-          g.processedAt,
-        ],
+        recordParams(g),
       );
     },
 
@@ -224,12 +327,6 @@ function transactionOf(tx: Tx): RoutingTransaction {
     notifications: createOutboxNotificationSink(fromPrismaTx(tx)),
   };
 }
-
-// The routing's columns as raw SQL returns them; the enums as text, which is what the domain compares.
-const ROUTING_COLUMNS_SQL = `id, routing_code, item_code, revision_code, status::text AS status, cam_revision,
-  last_addin_job_id, last_generation_status::text AS last_generation_status, last_generation_message,
-  last_generated_at, last_output_digest, generation_progress, created_at, updated_at`;
-const ROUTING_COLUMNS = Prisma.raw(ROUTING_COLUMNS_SQL);
 
 interface RoutingSqlRow {
   id: string;

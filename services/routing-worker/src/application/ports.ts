@@ -46,6 +46,38 @@ export interface RoutingTransaction {
   notifications: NotificationSink;
 }
 
+/** The cheap looks before the shared drive, for one result command. */
+export interface ResultContext {
+  /** The inbox holds the command's messageId already. */
+  handled: boolean;
+  routing: Routing | undefined;
+  /** A result of the command's job is recorded already (under any messageId). */
+  resultRecorded: boolean;
+}
+
+/** Which result command {@link RoutingStore.resultContexts} looks at. */
+export interface ResultLookup {
+  messageId: string;
+  routingId: string;
+  jobId: string;
+}
+
+/**
+ * What applying a batch of messages (results, progress events) does inside its one transaction, each
+ * step one statement for the whole batch. Steps run in the order of one message's transaction:
+ * inbox, lock, record, update, outbox.
+ */
+export interface BatchTransaction {
+  /** Claims `(consumer, messageId)` for each; returns the messageIds claimed now (not held already). */
+  claimInbox(consumer: string, messageIds: readonly string[]): Promise<ReadonlySet<string>>;
+  /** Reads and locks the routings in id order (so concurrent batches queue up instead of deadlocking). */
+  lockRoutings(ids: readonly string[]): Promise<ReadonlyMap<string, Routing>>;
+  /** Inserts the records of jobs that have none yet; returns the jobIds inserted now. */
+  recordResults(records: readonly GenerationRecord[]): Promise<ReadonlySet<string>>;
+  updateRoutings(routings: readonly Routing[]): Promise<void>;
+  notifications: NotificationSink;
+}
+
 /** The routing-worker's data. */
 export interface RoutingStore {
   find(id: string): Promise<Routing | undefined>;
@@ -57,11 +89,11 @@ export interface RoutingStore {
    * {@link handled}, {@link find} and {@link resultRecorded} of one result command in one round trip: the
    * cheap looks before the shared drive is touched.
    */
-  resultContext(
-    key: InboxKey,
-    routingId: string,
-    jobId: string,
-  ): Promise<{ handled: boolean; routing: Routing | undefined; resultRecorded: boolean }>;
+  resultContext(key: InboxKey, routingId: string, jobId: string): Promise<ResultContext>;
+  /** {@link resultContext} of many result commands in one round trip, in their order. */
+  resultContexts(consumer: string, lookups: readonly ResultLookup[]): Promise<ResultContext[]>;
+  /** One transaction for a batch of messages. */
+  batchTransaction<T>(fn: (tx: BatchTransaction) => Promise<T>): Promise<T>;
   transaction<T>(fn: (tx: RoutingTransaction) => Promise<T>): Promise<T>;
   /** A transaction that runs at most once per inbox key; the claim commits with the effect. */
   inboxTransaction<T>(key: InboxKey, fn: (tx: RoutingTransaction) => Promise<T>): Promise<InboxOutcome<T>>;

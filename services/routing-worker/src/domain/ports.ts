@@ -14,6 +14,10 @@ export interface NotificationCause {
  */
 export interface NotificationSink {
   notify(notification: GenerationNotification, cause: NotificationCause): Promise<void>;
+  /** {@link notify} for several results at once, in one write. */
+  notifyAll(
+    notifications: ReadonlyArray<{ notification: GenerationNotification; cause: NotificationCause }>,
+  ): Promise<void>;
 }
 
 /**
