@@ -8,7 +8,7 @@ import { appendFileSync } from 'node:fs';
 import os from 'node:os';
 import { CONSUMER_QUEUES } from '@mcms/contracts';
 import { connect as amqpConnect } from 'amqplib';
-import { startSystem, waitFor, type System } from '../support/system';
+import { ALL_SERVICES, startSystem, waitFor, type System } from '../support/system';
 import { FAULT_KINDS, injectFault, type FaultKind, type FaultRun } from './faults';
 import { checkInvariants, backlogOf, type InvariantResult, type Outage, type Poison } from './invariants';
 import {
@@ -83,6 +83,8 @@ const CHAOS_ENV = {
 /** A 503 this long after a fault's recovery still counts as part of the outage (clients reconnecting). */
 const OUTAGE_GRACE_MS = 5_000;
 const MIX = { success: 17, failure: 2, crash: 1 };
+/** One request in this many is a regeneration of an approved routing instead of a new approval. */
+const REGENERATE_EVERY = 5;
 
 /** One injected fault with the time to recover from it. */
 export interface FaultReport extends FaultRun {
@@ -115,7 +117,7 @@ export interface ChaosReport {
   }>;
   infrastructure: InfraTimings;
   servicesStartupMs: Record<string, number>;
-  approvals: { started: number; approved: number; abandoned: LoadLog['abandoned'] };
+  approvals: { started: number; approved: number; regenerated: number; abandoned: LoadLog['abandoned'] };
   simulators: number;
   quietMs: number | null;
   result: InvariantResult;
@@ -168,7 +170,10 @@ async function poisonQueues(system: System): Promise<Poison[]> {
   return poisons;
 }
 
-/** The first alert stored for a job whose /complete was answered at or after `since`, as an epoch ms. */
+/**
+ * The first alert stored for a job whose /complete was answered at or after `since`, as an epoch ms; null
+ * when none came within `timeoutMs` or a service process died meanwhile (it can't recover by itself).
+ */
 async function recoveredAt(
   system: System,
   log: LoadLog,
@@ -176,8 +181,9 @@ async function recoveredAt(
   timeoutMs: number,
 ): Promise<number | null> {
   try {
-    return await waitFor(
+    const at = await waitFor(
       async () => {
+        if (system.running().length < ALL_SERVICES.length) return -1;
         const fresh = [...log.completed].filter(([, c]) => c.at >= since).map(([jobId]) => jobId);
         if (fresh.length === 0) return undefined;
         const rows = await system
@@ -191,6 +197,7 @@ async function recoveredAt(
       },
       { timeoutMs, intervalMs: 100, what: 'the first alert after the fault' },
     );
+    return at === -1 ? null : at;
   } catch {
     return null;
   }
@@ -245,7 +252,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
     nextSimulator();
     say(`load: ${options.rate} approvals/s, ${options.devices} simulated add-ins…`);
-    const approvals = startApprovals(sys, log, options.rate);
+    const approvals = startApprovals(sys, log, { rate: options.rate, regenerateEvery: REGENERATE_EVERY });
     const poisons = await poisonQueues(sys);
     say(`poisoned ${poisons.length} messages (2 per consumer queue)`);
     const warm = await recoveredAt(sys, log, started, options.recoveryTimeoutMs);
@@ -253,6 +260,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     const faults: FaultReport[] = [];
     const outages: Outage[] = [];
+    const crashes: string[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       for (const kind of FAULT_KINDS) {
         check();
@@ -264,7 +272,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           holdMs: options.holdMs,
           sleep,
         });
-        const recovered = await recoveredAt(sys, log, run.healedAt, options.recoveryTimeoutMs);
+        let recovered = await recoveredAt(sys, log, run.healedAt, options.recoveryTimeoutMs);
+        const crashed = ALL_SERVICES.filter((service) => !sys.running().includes(service));
+        for (const service of crashed) {
+          // Not part of the fault: a service died by itself. A violation, and restarted so the run goes on.
+          crashes.push(`${service} crashed after "${kind}" (round ${round}); see the service log`);
+          say(`  ${service} CRASHED; restarting it`);
+          await sys.restart(service, { readyTimeoutMs: 90_000 });
+        }
+        if (crashed.length > 0)
+          recovered = await recoveredAt(sys, log, run.healedAt, options.recoveryTimeoutMs);
         const recoverMs = recovered === null ? null : recovered - run.healedAt;
         faults.push({ ...run, round, recoverMs });
         outages.push({ kind, from: run.injectedAt, to: (recovered ?? Date.now()) + OUTAGE_GRACE_MS });
@@ -306,6 +323,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       retryDelaysMs: RETRY_DELAYS_MS,
       sweepSlackMs: 2 * SWEEP_MS + 1_000,
     });
+    result.violations.push(...crashes);
     if (simulatorErrors.length > 0)
       result.violations.push(`a simulator process printed errors: ${simulatorErrors.join('').slice(0, 500)}`);
     for (const f of faults.filter((fault) => fault.recoverMs === null))
@@ -339,7 +357,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       byKind,
       infrastructure: structuredClone(infra.timings),
       servicesStartupMs: { ...sys.startupMs },
-      approvals: { started: approvals.started, approved: log.approved.length, abandoned: log.abandoned },
+      approvals: {
+        started: approvals.started,
+        approved: log.approved.length,
+        regenerated: log.regenerated,
+        abandoned: log.abandoned,
+      },
       simulators: generation,
       quietMs,
       result,
@@ -381,12 +404,13 @@ export function chaosToMarkdown(r: ChaosReport): string {
     table(
       ['jobs', 'count'],
       [
-        ['jobs created (approvals reached the gateway)', String(x.jobs.total)],
+        ['jobs created (approvals and regenerations)', String(x.jobs.total)],
         ['  Completed / Failed', `${x.jobs.completed} / ${x.jobs.failed}`],
         ['  still Pending / InProgress', `${x.jobs.pending} / ${x.jobs.inProgress}`],
         ['  /complete answered 200', String(x.jobs.completeAnswered200)],
         ['  requeued by lease expiry (attempt > 1)', String(x.jobs.requeued)],
         ['routings approved / approvals started', `${x.routingsApproved} / ${r.approvals.started}`],
+        ['regenerations accepted (a further job for a routing)', String(r.approvals.regenerated)],
         ['approval flows given up after retries', String(r.approvals.abandoned.length)],
         ['simulator processes (one per kill)', String(r.simulators)],
         ['**lost**', `**${x.lost}**`],

@@ -29,12 +29,14 @@ export interface LoadLog {
   completed: Map<string, { resultStatus: 'completed' | 'failed'; at: number }>;
   /** Routings approved (approve answered 200). */
   approved: string[];
+  /** Regenerations accepted (202): a further job for an approved routing whose last job had finished. */
+  regenerated: number;
   /** Approval flows given up (no 2xx after every retry), with the last answer. */
   abandoned: Array<{ step: string; status: number; error?: string }>;
 }
 
 export function newLoadLog(): LoadLog {
-  return { http: [], completed: new Map(), approved: [], abandoned: [] };
+  return { http: [], completed: new Map(), approved: [], regenerated: 0, abandoned: [] };
 }
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
@@ -146,11 +148,17 @@ const MAX_IN_FLIGHT = 64;
 const RETRY_BUDGET_MS = 60_000;
 
 /**
- * Create → request approval → approve, `rate` routings a second. A step that got no answer or a 503 is
+ * Create → request approval → approve, `rate` routings a second; every `regenerateEvery`-th tick also asks
+ * for a new generation of an earlier approved routing (409 while its job runs is fine), so routings have
+ * several jobs and must show their latest. A step that got no answer or a 503 is
  * retried (with back-off, for up to a minute) like a browser user would; a retried step that finds its
  * work already done (409) moves on. Every answer is recorded.
  */
-export function startApprovals(system: System, log: LoadLog, rate: number): ApprovalLoad {
+export function startApprovals(
+  system: System,
+  log: LoadLog,
+  { rate, regenerateEvery }: { rate: number; regenerateEvery: number },
+): ApprovalLoad {
   const api = system.api('routing-worker');
   const editor = tokenFor('editor', { sub: 'chaos-editor', expiresInSeconds: 24 * 3600 });
   const approver = tokenFor('approver', { sub: 'chaos-approver', expiresInSeconds: 24 * 3600 });
@@ -215,10 +223,31 @@ export function startApprovals(system: System, log: LoadLog, rate: number): Appr
       log.approved.push(routingId);
   }
 
+  async function regenerateOne(routingId: string): Promise<void> {
+    // 409: its job is still running, or (retried) the first try did regenerate it.
+    const answered = await step(
+      'regenerate',
+      `/api/routings/${routingId}/regenerate`,
+      undefined,
+      approver,
+      (s) => s === 202 || s === 409,
+    );
+    if (answered?.status === 202) log.regenerated++;
+  }
+
+  const launch = (work: Promise<void>) => {
+    const tracked = work.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  };
+  let ticks = 0;
   const timer = setInterval(() => {
     if (stopped || inFlight.size >= MAX_IN_FLIGHT) return;
-    const work = approveOne(started++).finally(() => inFlight.delete(work));
-    inFlight.add(work);
+    ticks++;
+    if (ticks % regenerateEvery === 0 && log.approved.length > 0) {
+      launch(regenerateOne(log.approved[Math.floor(Math.random() * log.approved.length)]!));
+      return;
+    }
+    launch(approveOne(started++));
   }, 1_000 / rate);
 
   return {
