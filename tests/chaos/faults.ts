@@ -1,7 +1,7 @@
 // The faults of the chaos run, each as inject → (hold) → heal. What a fault breaks is real: processes are
 // killed with SIGKILL, the private broker and database are stopped or crashed, the shared drive's path is
 // replaced by a file (services run as root, so removing permissions would not stop them).
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { ALL_SERVICES, type System, type SystemService } from '../support/system';
 import type { SimulatorProcess } from './load';
 import type { PrivateInfrastructure } from './private-infra';
@@ -48,6 +48,35 @@ export interface FaultRun {
   healMs?: number;
 }
 
+/**
+ * Turns the shared drive's root into a symbolic link to the real folder, before any load: from then on the
+ * drive is taken away and given back by replacing the link in one atomic rename, which no add-in writing
+ * at that moment can race (a plain rename of the folder could: `mkdir -p` recreates it). Returns the
+ * clean-up (the system's own clean-up removes only the link).
+ */
+export async function prepareSharedDrive(root: string): Promise<() => Promise<void>> {
+  const paths = sharedDrivePaths(root);
+  await rename(root, paths.real);
+  await symlink(paths.real, root);
+  await writeFile(paths.unavailable, 'the shared drive is unavailable (chaos run)\n');
+  return async () => {
+    await rm(paths.real, { recursive: true, force: true });
+    await rm(paths.unavailable, { force: true });
+  };
+}
+
+function sharedDrivePaths(root: string) {
+  return { real: `${root}.real`, unavailable: `${root}.unavailable`, link: `${root}.link` };
+}
+
+/** Points the root's link at `target` atomically (a new link renamed over the old one). */
+async function pointSharedDrive(root: string, target: string): Promise<void> {
+  const { link } = sharedDrivePaths(root);
+  await rm(link, { force: true });
+  await symlink(target, link);
+  await rename(link, root);
+}
+
 const serviceOf = (kind: FaultKind): SystemService | undefined =>
   ALL_SERVICES.find((s) => kind === `kill-9 ${s}`);
 
@@ -82,14 +111,14 @@ export async function injectFault(kind: FaultKind, t: FaultTargets): Promise<Fau
     case 'postgresql restart -m immediate':
       return done(await t.infra.postgres.restart('immediate'));
     case 'shared drive unavailable': {
-      // The mount point now names a file: every path below it fails with ENOTDIR, as on a dead share.
+      // The mount point now leads to a file: every path below it fails with ENOTDIR, as on a dead share.
       const root = t.system.sharedDriveRoot;
-      const away = `${root}.away`;
-      await rename(root, away);
-      await writeFile(root, 'the shared drive is unavailable (chaos run)\n');
-      await t.sleep(t.holdMs);
-      await rm(root);
-      await rename(away, root);
+      await pointSharedDrive(root, sharedDrivePaths(root).unavailable);
+      try {
+        await t.sleep(t.holdMs);
+      } finally {
+        await pointSharedDrive(root, sharedDrivePaths(root).real);
+      }
       return done();
     }
     default:

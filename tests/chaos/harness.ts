@@ -9,7 +9,7 @@ import os from 'node:os';
 import { CONSUMER_QUEUES } from '@mcms/contracts';
 import { connect as amqpConnect } from 'amqplib';
 import { ALL_SERVICES, startSystem, waitFor, type System } from '../support/system';
-import { FAULT_KINDS, injectFault, type FaultKind, type FaultRun } from './faults';
+import { FAULT_KINDS, injectFault, prepareSharedDrive, type FaultKind, type FaultRun } from './faults';
 import { checkInvariants, backlogOf, type InvariantResult, type Outage, type Poison } from './invariants';
 import {
   newLoadLog,
@@ -218,6 +218,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const infra: PrivateInfrastructure = await startPrivateInfrastructure();
   let system: System | undefined;
   let simulator: SimulatorProcess | undefined;
+  let removeSharedDrive: (() => Promise<void>) | undefined;
   try {
     say(`RabbitMQ ${infra.rabbit.url} (node ${infra.rabbit.node}), PostgreSQL ${infra.postgres.url}`);
     say('starting the four services on them…');
@@ -235,6 +236,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }),
     });
     const sys = system;
+    removeSharedDrive = await prepareSharedDrive(sys.sharedDriveRoot);
     const log = newLoadLog();
     let generation = 0;
     const simulatorErrors: string[] = [];
@@ -372,6 +374,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     say('stopping everything and removing the private infrastructure…');
     await simulator?.kill().catch(() => {});
     await system?.cleanup().catch((err: unknown) => say(`clean-up: ${String(err)}`));
+    await removeSharedDrive?.();
     await infra.dispose();
   }
 }

@@ -128,6 +128,12 @@ describe('isDependencyUnavailable', () => {
       Object.assign(new Error('Server has closed the connection.'), { code: 'P1017' }),
     ],
     [
+      'Prisma: no transaction within its wait (P2028)',
+      Object.assign(new Error('Transaction API error: Unable to start a transaction in the given time.'), {
+        code: 'P2028',
+      }),
+    ],
+    [
       'Prisma: a driver adapter error carrying 57P03',
       Object.assign(new Error('Database error'), {
         code: 'P2039',
