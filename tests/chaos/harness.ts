@@ -432,7 +432,10 @@ export function chaosToMarkdown(r: ChaosReport): string {
             .map(([k, n]) => `${k}: ${n}`)
             .join(', '),
         ],
-        ['5xx: 503 during an outage / any other', `${x.http.expected503} / ${x.http.unexpected5xx}`],
+        [
+          '5xx: 503 during an outage / 503 with no fault active (overload) / any other 5xx',
+          `${x.http.expected503} / ${x.http.overload503} / **${x.http.unexpected5xx}**`,
+        ],
         ['time to quiet after the load stopped', ms(r.quietMs)],
       ],
     ),
