@@ -128,6 +128,12 @@ describe('isDependencyUnavailable', () => {
       Object.assign(new Error('Server has closed the connection.'), { code: 'P1017' }),
     ],
     [
+      "Prisma's DriverAdapterError: connection closed inside a transaction",
+      Object.assign(new Error('ConnectionClosed', { cause: { kind: 'ConnectionClosed' } }), {
+        name: 'DriverAdapterError',
+      }),
+    ],
+    [
       'Prisma: no transaction within its wait (P2028)',
       Object.assign(new Error('Transaction API error: Unable to start a transaction in the given time.'), {
         code: 'P2028',

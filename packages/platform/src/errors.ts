@@ -194,8 +194,9 @@ function isUnavailableSqlState(code: unknown): boolean {
  */
 export function isDependencyUnavailable(err: unknown): boolean {
   for (let current = err, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
-    const { code, message, meta, cause } = current as {
+    const { code, kind, message, meta, cause } = current as {
       code?: unknown;
+      kind?: unknown;
       message?: unknown;
       meta?: { driverAdapterError?: { cause?: { kind?: unknown; code?: unknown } } };
       cause?: unknown;
@@ -206,6 +207,8 @@ export function isDependencyUnavailable(err: unknown): boolean {
     )
       return true;
     if (isUnavailableSqlState(code)) return true;
+    // Prisma's DriverAdapterError carries the adapter's error object (`{ kind }`) as its cause.
+    if (UNAVAILABLE_ADAPTER_KINDS.has(String(kind))) return true;
     const adapter = meta?.driverAdapterError?.cause;
     if (
       adapter &&
