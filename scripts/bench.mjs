@@ -3,7 +3,7 @@
 // needs a build first (`npm test` or `npm start` do it; or `npx tsc -b` after `node packages/db/dist/cli.js
 // generate`). The harness itself is TypeScript shared with its CI test; SWC (already a dev dependency for
 // Jest) compiles it on load, the same way Jest does, so the benchmark needs no build of its own.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -23,18 +23,7 @@ if (missing.length > 0) {
 }
 
 const require = createRequire(join(root, 'tests', 'package.json'));
-const swc = require(require.resolve('@swc/core', { paths: [root] }));
-const Module = require('node:module');
-// Relative imports are extensionless: registering `.ts` makes CommonJS resolution try it, like tsc's nodenext.
-Module._extensions['.ts'] = function compileTypeScript(module, filename) {
-  const { code } = swc.transformSync(readFileSync(filename, 'utf8'), {
-    filename,
-    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-    module: { type: 'commonjs' },
-    sourceMaps: 'inline',
-  });
-  module._compile(code, filename);
-};
+require(join(root, 'scripts', 'register-ts.cjs'));
 
 const { main } = require(join(root, 'tests', 'bench', 'run.ts'));
 main(process.argv.slice(2)).catch((err) => {

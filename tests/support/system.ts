@@ -66,10 +66,16 @@ export interface SystemOptions {
   readyTimeoutMs?: number;
   /** Names the system in prefixes and logs; default `e2e`. */
   name?: string;
-  /** The broker for the services, taps and cleanup; default `AMQP_URL` or the local broker. */
+  /** The broker and database to use instead of `AMQP_URL` / `DATABASE_URL` (e.g. private ones a chaos run may stop). */
   amqpUrl?: string;
-  /** The database for the services, migrations and `sql`; default `DATABASE_URL` or the local one. */
   databaseUrl?: string;
+  /**
+   * Whether {@link System.cleanup} deletes the system's queues and exchanges; default true. False when the
+   * broker is thrown away with the run anyway (and may be down at the end).
+   */
+  deleteBrokerObjects?: boolean;
+  /** Called with every line a service prints, as it arrives (e.g. to keep them in a file). */
+  onLine?: (line: LogLine) => void;
 }
 
 /** One line a service printed. */
@@ -195,6 +201,13 @@ export interface System {
   logsSince(mark: number, limit?: number): string;
   /** Whether every service process is still running. */
   running(): SystemService[];
+  /** Sends `signal` (default SIGKILL) to one service's current process and waits until it has exited. */
+  kill(service: SystemService, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Starts one service again (after {@link System.kill} or a crash) with the same environment and port, and
+   * waits for `/readyz` 200; resolves with the milliseconds from spawn to ready.
+   */
+  restart(service: SystemService, options?: { readyTimeoutMs?: number }): Promise<number>;
   /** Sends SIGTERM to each service and waits for them to exit (SIGKILL after 15 s). */
   stop(): Promise<ServiceExit[]>;
   /** Stops (if needed) and removes the schemas, queues, exchanges and temp dir. */
@@ -312,7 +325,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     await broker?.close().catch(() => {});
     await Promise.all([...pools.values()].map((pool) => pool.end().catch(() => {})));
     await dropSchemas(databaseUrl, Object.values(schemas));
-    await deleteBrokerObjects(amqpUrl, prefix);
+    if (options.deleteBrokerObjects !== false) await deleteBrokerObjects(amqpUrl, prefix);
     await rm(sharedDriveRoot, { recursive: true, force: true });
   };
 
@@ -346,31 +359,31 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     );
     const startedAt: Partial<Record<SystemService, number>> = {};
 
-    for (const service of services) {
-      const env = {
-        ...inherited,
-        NODE_ENV: 'test',
-        LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info',
-        PORT: String(ports[service]),
-        AMQP_URL: amqpUrl,
-        DATABASE_URL: databaseUrl,
-        ...schemaEnv,
-        MCMS_TOPOLOGY_PREFIX: prefix,
-        MCMS_QUEUE_TYPE: options.queueType ?? 'classic',
-        SHARED_DRIVE_ROOT: sharedDriveRoot,
-        ADDIN_BOOTSTRAP_KEY: addinKey,
-        ...FAST_TEST_ENV,
-        // The operator page's proxy reaches this system's own services (unset when they are not started).
-        ...(ports['routing-worker'] && { ROUTING_WORKER_URL: `http://127.0.0.1:${ports['routing-worker']}` }),
-        ...(ports['history-service'] && {
-          HISTORY_SERVICE_URL: `http://127.0.0.1:${ports['history-service']}`,
-        }),
-        ...options.env,
-        ...options.serviceEnv?.[service],
-      };
+    const envOf = (service: SystemService): NodeJS.ProcessEnv => ({
+      ...inherited,
+      NODE_ENV: 'test',
+      LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info',
+      PORT: String(ports[service]),
+      AMQP_URL: amqpUrl,
+      DATABASE_URL: databaseUrl,
+      ...schemaEnv,
+      MCMS_TOPOLOGY_PREFIX: prefix,
+      MCMS_QUEUE_TYPE: options.queueType ?? 'classic',
+      SHARED_DRIVE_ROOT: sharedDriveRoot,
+      ADDIN_BOOTSTRAP_KEY: addinKey,
+      ...FAST_TEST_ENV,
+      // The operator page's proxy reaches this system's own services (unset when they are not started).
+      ...(ports['routing-worker'] && { ROUTING_WORKER_URL: `http://127.0.0.1:${ports['routing-worker']}` }),
+      ...(ports['history-service'] && {
+        HISTORY_SERVICE_URL: `http://127.0.0.1:${ports['history-service']}`,
+      }),
+      ...options.env,
+      ...options.serviceEnv?.[service],
+    });
+    const spawnService = (service: SystemService): RunningService => {
       const child = spawn(process.execPath, [entries[service]], {
         cwd: WORKSPACE_ROOT,
-        env,
+        env: envOf(service),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const running: RunningService = {
@@ -389,12 +402,18 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
         child[stream]?.on('data', (chunk: string) => {
           const parts = (partial + chunk).split('\n');
           partial = parts.pop() ?? '';
-          for (const line of parts) if (line) lines.push({ service, stream, line });
+          for (const line of parts) {
+            if (!line) continue;
+            const logLine: LogLine = { service, stream, line };
+            lines.push(logLine);
+            options.onLine?.(logLine);
+          }
         });
       }
-      processes.push(running);
       startedAt[service] = Date.now();
-    }
+      return running;
+    };
+    for (const service of services) processes.push(spawnService(service));
 
     const startupMs = {} as Record<SystemService, number>;
     await Promise.all(
@@ -462,6 +481,23 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       logLines: () => lines,
       logsSince,
       running: () => processes.filter((p) => !p.exit).map((p) => p.service),
+      async kill(service, signal = 'SIGKILL') {
+        const current = processes.find((p) => p.service === service);
+        if (!current) throw new Error(`${service} was not started in this system`);
+        if (!current.exit) current.child.kill(signal);
+        await current.exited;
+      },
+      async restart(service, { readyTimeoutMs = options.readyTimeoutMs ?? 30_000 } = {}) {
+        const index = processes.findIndex((p) => p.service === service);
+        const current = processes[index];
+        if (!current) throw new Error(`${service} was not started in this system`);
+        if (!current.exit) throw new Error(`${service} is still running: kill it first`);
+        if (stopped) throw new Error('the system is stopped');
+        const next = spawnService(service);
+        processes[index] = next;
+        await waitReady(next, urlOf(urls, service), readyTimeoutMs);
+        return Date.now() - (startedAt[service] ?? 0);
+      },
       stop,
       cleanup,
     };

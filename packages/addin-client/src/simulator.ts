@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { AddinJob, CompleteJobBody } from '@mcms/contracts';
 import type { AddinClient } from './client';
 import { isAddinApiError } from './errors';
@@ -151,6 +152,8 @@ export async function runSimulator(options: SimulatorOptions): Promise<Simulator
   const latencies: number[] = [];
   // Aborted by the caller's signal or a fatal error: cancels long polls in flight.
   const stopPolling = new AbortController();
+  // Every device's long poll listens on this one signal: past 10 devices Node would warn of a leak.
+  setMaxListeners(devices + 10, stopPolling.signal);
   const onAbort = () => stopPolling.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) stopPolling.abort();

@@ -1,5 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import type { PoolConfig } from 'pg';
+import pg, { type PoolConfig } from 'pg';
 import { assertSchemaName } from './identifiers';
 
 /** Options for {@link pgPoolConfig} and {@link prismaAdapter}. */
@@ -36,12 +36,34 @@ export function pgPoolConfig(options: ServiceConnectionOptions): PoolConfig {
   return config;
 }
 
+/** Options for {@link createPgPool}. */
+export interface PgPoolOptions extends ServiceConnectionOptions {
+  /** Told about every connection the database dropped (logged by the caller); the pool replaces it. */
+  onConnectionError?: (err: Error) => void;
+}
+
+/**
+ * A pg Pool for a service schema ({@link pgPoolConfig}) that survives the database dropping its
+ * connections. pg-pool listens for errors only on idle connections: a checked-out one that the server
+ * terminates between two queries (a restart: `57P01`) emits an `error` event nobody handles, and the
+ * process dies — the chaos run (tests/chaos) killed routing-worker that way. Every connection gets a
+ * listener of its own; the broken connection is unqueryable, and pg-pool discards it on release.
+ */
+export function createPgPool(options: PgPoolOptions): pg.Pool {
+  const { onConnectionError = () => undefined, ...connection } = options;
+  const pool = new pg.Pool(pgPoolConfig(connection));
+  pool.on('error', onConnectionError);
+  pool.on('connect', (client) => client.on('error', onConnectionError));
+  return pool;
+}
+
 /**
  * Prisma's pg driver adapter for a service schema:
  * `new PrismaClient({ adapter: prismaAdapter({ databaseUrl, schema }) })`.
  * Both the connection `search_path` and the adapter's `{ schema }` are set: the first for raw SQL
  * (`$queryRaw`, `$executeRaw`), the second for the queries Prisma generates.
  */
-export function prismaAdapter(options: ServiceConnectionOptions): PrismaPg {
-  return new PrismaPg(pgPoolConfig(options), { schema: options.schema });
+export function prismaAdapter(options: PgPoolOptions): PrismaPg {
+  // Our pool rather than the adapter's own, for the per-connection error listener; disposed with Prisma.
+  return new PrismaPg(createPgPool(options), { schema: options.schema, disposeExternalPool: true });
 }

@@ -8,7 +8,13 @@ export {
   type CreatedMigration,
   type CreateMigrationOptions,
 } from './author-migrations';
-export { pgPoolConfig, prismaAdapter, type ServiceConnectionOptions } from './connection';
+export {
+  createPgPool,
+  pgPoolConfig,
+  prismaAdapter,
+  type PgPoolOptions,
+  type ServiceConnectionOptions,
+} from './connection';
 export { DbError, isDbError, type DbErrorCode } from './errors';
 export {
   generatePrismaClient,

@@ -7,6 +7,7 @@ import {
   fromZodError,
   internal,
   isAppError,
+  isDependencyUnavailable,
   notFound,
   parseWith,
   payloadTooLarge,
@@ -93,5 +94,73 @@ describe('parseWith', () => {
       { path: 'name', message: expect.any(String) },
       { path: 'count', message: expect.any(String) },
     ]);
+  });
+});
+
+describe('isDependencyUnavailable', () => {
+  // Each shape was logged by a service during the chaos run (tests/chaos) while PostgreSQL restarted.
+  it.each([
+    [
+      'a refused connection',
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+    ],
+    ['a reset connection', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
+    [
+      'PostgreSQL starting up (57P03)',
+      Object.assign(new Error('the database system is starting up'), { code: '57P03' }),
+    ],
+    [
+      'an administrator shutdown (57P01)',
+      Object.assign(new Error('terminating connection'), { code: '57P01' }),
+    ],
+    ['a connection exception (class 08)', Object.assign(new Error('connection failure'), { code: '08006' })],
+    ['node-postgres losing its connection', new Error('Connection terminated unexpectedly')],
+    [
+      'a node-postgres client after an error',
+      new Error('Client has encountered a connection error and is not queryable'),
+    ],
+    [
+      'Prisma: server unreachable (P1001)',
+      Object.assign(new Error("Can't reach database server"), { code: 'P1001' }),
+    ],
+    [
+      'Prisma: connection closed (P1017)',
+      Object.assign(new Error('Server has closed the connection.'), { code: 'P1017' }),
+    ],
+    [
+      "Prisma's DriverAdapterError: connection closed inside a transaction",
+      Object.assign(new Error('ConnectionClosed', { cause: { kind: 'ConnectionClosed' } }), {
+        name: 'DriverAdapterError',
+      }),
+    ],
+    [
+      'Prisma: no transaction within its wait (P2028)',
+      Object.assign(new Error('Transaction API error: Unable to start a transaction in the given time.'), {
+        code: 'P2028',
+      }),
+    ],
+    [
+      'Prisma: a driver adapter error carrying 57P03',
+      Object.assign(new Error('Database error'), {
+        code: 'P2039',
+        meta: { driverAdapterError: { cause: { kind: 'postgres', code: '57P03' } } },
+      }),
+    ],
+    [
+      'a wrapped cause',
+      new Error('transaction failed', { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) }),
+    ],
+  ])('recognises %s', (_name, err) => {
+    expect(isDependencyUnavailable(err)).toBe(true);
+  });
+
+  it.each([
+    ['a plain bug', new Error('relation "secret_table" does not exist')],
+    ['a unique violation', Object.assign(new Error('duplicate key'), { code: '23505' })],
+    ['a Prisma unique violation', Object.assign(new Error('Unique constraint failed'), { code: 'P2002' })],
+    ['a non-error', 'ECONNREFUSED'],
+    ['nothing', undefined],
+  ])('does not mistake %s for an outage', (_name, err) => {
+    expect(isDependencyUnavailable(err)).toBe(false);
   });
 });

@@ -167,3 +167,69 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
   if (!result.success) throw fromZodError(result.error);
   return result.data;
 }
+
+// What a database or network connection that went away looks like, from node-postgres, Prisma's pg
+// adapter and Node's sockets. SQLSTATE class 08 is "connection exception"; 57P01–57P03 are the server
+// shutting down, crashed or still starting; 53300 is "too many connections".
+const UNAVAILABLE_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+// P2024/P2028: no pooled connection or no transaction within the wait (a burst after an outage): transient.
+const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']);
+const UNAVAILABLE_ADAPTER_KINDS = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+]);
+const UNAVAILABLE_MESSAGES = [
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+  'Client was closed and is not queryable',
+  'timeout exceeded when trying to connect',
+];
+
+function isUnavailableSqlState(code: unknown): boolean {
+  return typeof code === 'string' && (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code));
+}
+
+/**
+ * Whether `err` (or one of its causes) says a dependency went away — the database restarting, a dropped
+ * connection — rather than that the request or the code is wrong. The HTTP edge answers such an error
+ * 503 `dependency_unavailable` (clients retry), not 500.
+ */
+export function isDependencyUnavailable(err: unknown): boolean {
+  for (let current = err, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
+    const { code, kind, message, meta, cause } = current as {
+      code?: unknown;
+      kind?: unknown;
+      message?: unknown;
+      meta?: { driverAdapterError?: { cause?: { kind?: unknown; code?: unknown } } };
+      cause?: unknown;
+    };
+    if (
+      typeof code === 'string' &&
+      (UNAVAILABLE_SOCKET_CODES.has(code) || UNAVAILABLE_PRISMA_CODES.has(code))
+    )
+      return true;
+    if (isUnavailableSqlState(code)) return true;
+    // Prisma's DriverAdapterError carries the adapter's error object (`{ kind }`) as its cause.
+    if (UNAVAILABLE_ADAPTER_KINDS.has(String(kind))) return true;
+    const adapter = meta?.driverAdapterError?.cause;
+    if (
+      adapter &&
+      (UNAVAILABLE_ADAPTER_KINDS.has(String(adapter.kind)) || isUnavailableSqlState(adapter.code))
+    )
+      return true;
+    if (typeof message === 'string' && UNAVAILABLE_MESSAGES.some((m) => message.startsWith(m))) return true;
+    current = cause;
+  }
+  return false;
+}

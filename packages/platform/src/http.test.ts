@@ -44,6 +44,13 @@ function sampleRoutes(app: Express): void {
   app.get('/invariant', () => {
     throw internal('routing r-9 has no owner');
   });
+  app.get('/database-restarting', async () => {
+    // What node-postgres throws while PostgreSQL restarts (seen in the chaos run).
+    throw Object.assign(new Error('the database system is starting up'), {
+      code: '57P03',
+      severity: 'FATAL',
+    });
+  });
   const api = express.Router();
   api.get('/jobs/:id', async () => {
     throw notFound('job');
@@ -464,6 +471,15 @@ describe('error mapping', () => {
       err: { message: 'relation "secret_table" does not exist' },
     });
     expect((logged?.err as { stack?: string }).stack).toContain('http.test.ts');
+  });
+
+  it('answers 503 dependency_unavailable, not 500, when the database went away under a request', async () => {
+    const { url } = await startApp();
+
+    const response = await fetch(`${url}/database-restarting`);
+
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ error: { code: 'dependency_unavailable' } });
   });
 
   it('hides the message of an internal AppError too', async () => {

@@ -16,8 +16,10 @@ import {
   fromZodError,
   internal,
   isAppError,
+  isDependencyUnavailable,
   notFound,
   payloadTooLarge,
+  unavailable,
   unsupportedMediaType,
 } from './errors';
 import { applyHttpSecurity, type HttpSecurityOptions } from './http-security';
@@ -272,6 +274,7 @@ function toAppError(err: unknown, bodyLimit: string | number): AppError {
       ? clientError
       : new AppError({ code: 'invalid_request', message: clientError.message, httpStatus: status });
   }
+  if (isDependencyUnavailable(err)) return unavailable('a dependency is unavailable; retry later', err);
   return internal('unhandled error', err);
 }
 

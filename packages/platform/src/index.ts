@@ -8,6 +8,7 @@ export {
   fromZodError,
   internal,
   isAppError,
+  isDependencyUnavailable,
   notFound,
   parseWith,
   payloadTooLarge,

@@ -1,6 +1,6 @@
 // The composition root: the only file that reads process.env or builds infrastructure. Top to bottom, like a
 // checklist; shutdown runs in reverse.
-import { databaseSchemaFor, databaseUrlFor, pgPoolConfig, prismaAdapter } from '@mcms/db';
+import { createPgPool, databaseSchemaFor, databaseUrlFor, prismaAdapter } from '@mcms/db';
 import { connectBroker, startOutboxRelay } from '@mcms/messaging';
 import {
   createJwtAuth,
@@ -14,7 +14,6 @@ import {
   onShutdown,
   startHttpServer,
 } from '@mcms/platform';
-import { Pool } from 'pg';
 import { buildApp, SERVICE_NAME } from './app';
 import { gatewayConfig } from './config';
 import { PrismaClient } from './generated/prisma/client';
@@ -34,10 +33,13 @@ async function main(): Promise<void> {
     adapter: prismaAdapter({ databaseUrl, schema, max: 4, applicationName: SERVICE_NAME }),
   });
   // The outbox relay, the long poll's LISTEN connection and `/complete` (the add-ins' hot path, on plain pg).
-  const pool = new Pool(
-    pgPoolConfig({ databaseUrl, schema, max: 11, applicationName: `${SERVICE_NAME}-pg` }),
-  );
-  pool.on('error', (err) => log.warn({ err }, 'idle PostgreSQL connection failed'));
+  const pool = createPgPool({
+    databaseUrl,
+    schema,
+    max: 11,
+    applicationName: `${SERVICE_NAME}-pg`,
+    onConnectionError: (err) => log.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'),
+  });
   const broker = await connectBroker({
     url: config.AMQP_URL,
     topology: gatewayTopology({

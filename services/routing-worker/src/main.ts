@@ -1,6 +1,6 @@
 // The routing-worker's composition root: the only file that reads process.env or builds infrastructure.
 import path from 'node:path';
-import { databaseSchemaFor, databaseUrlFor, pgPoolConfig, prismaAdapter } from '@mcms/db';
+import { createPgPool, databaseSchemaFor, databaseUrlFor, prismaAdapter } from '@mcms/db';
 import { connectBroker, startOutboxRelay } from '@mcms/messaging';
 import {
   createJwtAuth,
@@ -14,7 +14,6 @@ import {
   onShutdown,
   startHttpServer,
 } from '@mcms/platform';
-import { Pool } from 'pg';
 import { buildApp } from './app';
 import { createFsSharedDrive } from './adapters/fs-shared-drive';
 import { routingWorkerTopology } from './adapters/topology';
@@ -38,12 +37,15 @@ async function main(): Promise<void> {
     // The HTTP side only; the message handlers run on `pool`. 6 + 8 keeps the service's 14 connections.
     adapter: prismaAdapter({ databaseUrl, schema, max: 6, applicationName: SERVICE }),
   });
-  const pool = new Pool({
-    // The outbox relay and the message handlers' transactions (see createPrismaRoutingStore).
-    ...pgPoolConfig({ databaseUrl, schema, applicationName: `${SERVICE}-pg`, max: 8 }),
+  // The outbox relay and the message handlers' transactions (see createPrismaRoutingStore). A connection that
+  // dies (a database restart) must not crash the process; the next query reconnects.
+  const pool = createPgPool({
+    databaseUrl,
+    schema,
+    applicationName: `${SERVICE}-pg`,
+    max: 8,
+    onConnectionError: (err) => log.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'),
   });
-  // An idle connection that dies (a database restart) must not crash the process; the next query reconnects.
-  pool.on('error', (err) => log.warn({ err }, 'idle outbox connection lost'));
 
   const topology = routingWorkerTopology({
     prefix: config.MCMS_TOPOLOGY_PREFIX,

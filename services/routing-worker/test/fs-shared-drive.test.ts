@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import fsPromises from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger, isAppError } from '@mcms/platform';
@@ -106,6 +107,45 @@ describe('the shared drive on the file system', () => {
     await rename(`${root}.offline`, root);
     const nc = await put('GT310001.nc', 'M30\n');
     await expect(drive.verifyOutputs(FOLDER, [nc])).resolves.toEqual({ ok: true });
+  });
+
+  it('reports a share that went away in the middle of a check as retryable, not as missing files', async () => {
+    // Found by the chaos run (tests/chaos): the root check passed, then the share vanished before the
+    // files were looked at, and a completed job became a failed generation ("missing on the shared drive").
+    const nc = await put('GT310001.nc', 'G0 X0 Y0\n');
+    const realLstat = fsPromises.lstat;
+    let vanished = 0;
+    const vanish = jest.spyOn(fsPromises, 'lstat').mockImplementation(async (...args) => {
+      vanish.mockRestore();
+      vanished++;
+      await rename(root, `${root}.away`);
+      await writeFile(root, 'not a directory any more');
+      return realLstat(...args);
+    });
+
+    const err = await rejection(drive.verifyOutputs(FOLDER, [nc]));
+
+    expect(vanished).toBe(1);
+    expect(isAppError(err) && err.retryable && err.code === 'dependency_unavailable').toBe(true);
+  });
+
+  it('looks again when the share came back by the end of a check, and accepts what is there', async () => {
+    const nc = await put('GT310001.nc', 'G0 X0 Y0\n');
+    const realLstat = fsPromises.lstat;
+    let blipped = 0;
+    const blip = jest.spyOn(fsPromises, 'lstat').mockImplementation(async (...args) => {
+      blip.mockRestore();
+      blipped++;
+      await rename(root, `${root}.away`);
+      try {
+        return await realLstat(...args);
+      } finally {
+        await rename(`${root}.away`, root);
+      }
+    });
+
+    await expect(drive.verifyOutputs(FOLDER, [nc])).resolves.toEqual({ ok: true });
+    expect(blipped).toBe(1);
   });
 
   it('opens its breaker after repeated failures, fails fast while open, and closes once the share answers', async () => {

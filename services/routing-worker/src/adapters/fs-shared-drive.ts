@@ -31,6 +31,7 @@ export interface FsSharedDrive extends SharedDrive {
 // What a missing file looks like. Anything else the file system says (EACCES, EIO, ESTALE, a timeout,
 // the breaker open) is about the share, not the add-in's result: retryable, so the result is not lost.
 const MISSING = new Set(['ENOENT', 'ENOTDIR']);
+const MISSING_REASON = 'missing on the shared drive';
 
 /**
  * The shared drive as a mounted directory. Every operation goes through one opossum breaker with a
@@ -101,7 +102,7 @@ export function createFsSharedDrive(options: FsSharedDriveOptions): FsSharedDriv
           info = await stat(real);
         }
       } catch (err) {
-        if (MISSING.has((err as { code?: string }).code ?? '')) return 'missing on the shared drive';
+        if (MISSING.has((err as { code?: string }).code ?? '')) return MISSING_REASON;
         throw err;
       }
       if (!info.isFile()) return 'not a regular file';
@@ -113,15 +114,28 @@ export function createFsSharedDrive(options: FsSharedDriveOptions): FsSharedDriv
     });
   }
 
+  async function checkFiles(folder: string, files: readonly OutputFile[]): Promise<OutputProblem[]> {
+    const problems: OutputProblem[] = [];
+    // One file at a time: the timeout then bounds one file, and a big STL doesn't starve the others.
+    for (const file of files) {
+      const reason = await checkFile(folder, file);
+      if (reason !== undefined) problems.push({ path: file.path, reason });
+    }
+    return problems;
+  }
+
   return {
     async verifyOutputs(segments, outputs) {
       await assertRootReachable();
       const folder = path.join(root, ...segments);
-      const problems: OutputProblem[] = [];
-      // One file at a time: the timeout then bounds one file, and a big STL doesn't starve the others.
-      for (const file of normaliseOutputs(outputs)) {
-        const reason = await checkFile(folder, file);
-        if (reason !== undefined) problems.push({ path: file.path, reason });
+      const files = normaliseOutputs(outputs);
+      let problems = await checkFiles(folder, files);
+      if (problems.some((problem) => problem.reason === MISSING_REASON)) {
+        // A file looks missing as well when the share went away after the check above (the chaos run
+        // caught a completed job turned into a failed generation that way): if the share is gone now,
+        // this throws a retryable error; if it is back, the second look is the answer.
+        await assertRootReachable();
+        problems = await checkFiles(folder, files);
       }
       const verification: OutputVerification = problems.length === 0 ? { ok: true } : { ok: false, problems };
       return verification;
