@@ -28,7 +28,8 @@ export const USAGE = `mcms: the MCMS operator's tool
                                                 MCMS_BROKER_PASSWORD_<USER> (e.g. _ROUTING_WORKER);
                                                 --script: a shell script creating them
   mcms broker policies [--delivery-limit <n>]   the delivery-limit (poison message) policies to apply, as
-                                                rabbitmqctl commands (or --json); prints, changes nothing
+                                                rabbitmqctl commands (or --json, or --script: the shell
+                                                script deploy/rabbitmq/broker-policies.sh); prints only
 
 Every command takes --json (machine-readable output on stdout) and --help.
 <q> is a consumer queue without the prefix, e.g. routing-worker.addin-job-results.
@@ -179,11 +180,15 @@ async function dispatch(argv: string[], env: CliContext['env'], io: CliIo, now: 
       );
     }
     case 'broker policies': {
-      const { values } = parse(rest, { 'delivery-limit': { type: 'string' } });
+      const { values } = parse(rest, {
+        'delivery-limit': { type: 'string' },
+        script: { type: 'boolean', default: false },
+      });
       const deliveryLimit = positiveInt('delivery-limit', values['delivery-limit']);
+      if (values.script && values.json) throw new UsageError('choose one of --script and --json');
       return printPoisonPolicies(
         { settings, io, json: values.json },
-        deliveryLimit === undefined ? {} : { deliveryLimit },
+        { script: values.script, ...(deliveryLimit === undefined ? {} : { deliveryLimit }) },
       );
     }
     case 'jobs list': {
