@@ -1,4 +1,5 @@
 import type { MessageDefinition } from '@mcms/contracts';
+import { waitFor } from '@mcms/testing';
 import { createBatcher } from './batcher';
 import { handleConcurrently, handlerFor, splitByTag, type BatchItem } from './consumer';
 
@@ -114,10 +115,9 @@ describe('splitByTag', () => {
   });
 });
 
-/** Lets pending promise callbacks and timers run until `list` has `length` entries (bounded). */
+/** Polls (with a deadline) until `list` has `length` entries: batches start on a timer, however busy the machine. */
 async function waitForLength(list: readonly unknown[], length: number): Promise<void> {
-  for (let i = 0; i < 100 && list.length < length; i += 1)
-    await new Promise((resolve) => setImmediate(resolve));
+  await waitFor(() => list.length >= length, { intervalMs: 1, what: `${length} started batches` });
   expect(list).toHaveLength(length);
 }
 
