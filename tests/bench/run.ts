@@ -19,6 +19,19 @@ function parseArgs(argv: readonly string[]): BenchOptions {
     );
     process.exit(0);
   }
+  const flags = [
+    '--quick',
+    '--jobs',
+    '--addins',
+    '--rates',
+    '--seconds',
+    '--growth',
+    '--growth-jobs',
+    '--classic',
+    '--profile',
+  ];
+  const unknown = argv.filter((arg) => arg.startsWith('-') && !flags.includes(arg));
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(', ')} (see --help)`);
   const options = defaultOptions(has('--quick'));
   const int = (flag: string) => {
     const v = value(flag);

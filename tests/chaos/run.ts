@@ -12,7 +12,20 @@ const USAGE =
   'usage: npm run chaos -- [--quick] [--rate approvals/s] [--devices N] [--rounds N] [--hold-ms N]\n' +
   '                        [--steady-ms N] [--classic | --quorum]\n';
 
+const FLAGS = [
+  '--quick',
+  '--rate',
+  '--devices',
+  '--rounds',
+  '--hold-ms',
+  '--steady-ms',
+  '--classic',
+  '--quorum',
+];
+
 function parseArgs(argv: readonly string[]): ChaosOptions {
+  const unknown = argv.filter((arg) => arg.startsWith('-') && !FLAGS.includes(arg));
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(', ')}\n${USAGE}`);
   const options = defaultChaosOptions(argv.includes('--quick'));
   const int = (flag: string): number | undefined => {
     const i = argv.indexOf(flag);
