@@ -13,6 +13,7 @@ import {
   jwtSecretFrom,
   loadConfig,
 } from '@mcms/platform';
+import type { SocketLimits } from './adapters/notification-socket';
 import { z } from 'zod';
 
 /** The environment of notification-service; the keys every service shares come first. */
@@ -52,7 +53,7 @@ export interface NotificationServiceConfig {
   /** The page's development sign-in (mints a viewer token): never in production. */
   allowDevSignIn: boolean;
   httpSecurity: HttpSecurityOptions;
-  socketLimits: { maxMessageBytes: number; connectTimeoutMs: number; maxConnectionsPerUser: number };
+  socketLimits: SocketLimits;
 }
 
 /**
