@@ -3,6 +3,7 @@
 // full one; tests/bench/bench-quick.test.ts runs a quick one in CI to prove the harness accounts for
 // every job (never a speed).
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createJwtAuth, type Role } from '@mcms/platform';
@@ -136,6 +137,26 @@ function token(secret: string, role: Role): string {
   );
 }
 
+/**
+ * Starts and stops the services' CPU profiles (tests/bench/cpu-profile.cjs) around a timed phase: the
+ * phase's name goes to `<dir>/.phase`, then SIGUSR2 to every service process; the next SIGUSR2 writes
+ * `<dir>/<service>-<phase>.cpuprofile`.
+ */
+function phaseProfiler(dir: string, groups: readonly ProcessGroup[]): NonNullable<ScenarioContext['profile']> {
+  const services = groups.filter((group) => (ALL_SERVICES as readonly string[]).includes(group.name));
+  const signal = () => {
+    for (const pid of services.flatMap((group) => group.find())) process.kill(pid, 'SIGUSR2');
+  };
+  return {
+    start(phase) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, '.phase'), phase);
+      signal();
+    },
+    stop: signal,
+  };
+}
+
 /** Starts the system, measures everything, stops and cleans up; returns the report. */
 export async function runBenchmark(options: BenchOptions): Promise<BenchReport> {
   const progress: ProgressFn = options.progress ?? (() => {});
@@ -189,6 +210,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       groups,
       addins: options.addins,
       progress,
+      ...(options.profileDir ? { profile: phaseProfiler(options.profileDir, groups) } : {}),
     };
 
     log('raw limits: amqplib, node-postgres, express…');
@@ -427,6 +449,7 @@ export function toMarkdown(r: BenchReport): string {
       lat(l.stages.approve),
       lat(l.stages.approveToClaim),
     ]);
+    rows.push(['  claim (`next` that got the job) ms p50/p95/p99', lat(l.stages.claim), '']);
     rows.push([
       '  /complete / complete→alert ms p50/p95/p99',
       lat(l.stages.complete),

@@ -26,6 +26,8 @@ export interface ScenarioContext {
   groups: readonly ProcessGroup[];
   addins: number;
   progress: ProgressFn;
+  /** With `--profile`: starts and stops a CPU profile in every service around each timed phase. */
+  profile?: { start(phase: string): void; stop(): void };
 }
 
 /** Whether every job was accounted for: the contract of the CI variant. */
@@ -79,6 +81,8 @@ export interface LifecycleResult {
   stages: {
     approve: LatencySummary;
     approveToClaim: LatencySummary;
+    /** The `next` call that handed the job out (it may have waited for one: a long poll). */
+    claim: LatencySummary;
     complete: LatencySummary;
     completeToAlert: LatencySummary;
     approveToAlert: LatencySummary;
@@ -421,6 +425,7 @@ export async function completionPath(
   try {
     const completedAt = new Map<string, number>();
     const latencies: number[] = [];
+    ctx.profile?.start(label);
     const sampler = startSampler(ctx.groups);
     const txBefore = await committedTransactions(ctx);
     const started = performance.now();
@@ -440,6 +445,7 @@ export async function completionPath(
     await waitAccounted(ctx, prepared, clock, 60_000 + n * 10, (d) => ctx.progress(`${label}: alerts`, d, n));
     const seconds = (performance.now() - started) / 1000;
     const resources = sampler.stop();
+    ctx.profile?.stop();
     const txAfter = await committedTransactions(ctx);
     const alertLatencies = prepared.flatMap((p) => {
       const at = clock.arrivals.get(p.jobId)?.[0];
@@ -532,6 +538,7 @@ export async function lifecycleAtRate(
   const times = routings.map(() => ({
     approveSent: NaN,
     approveDone: NaN,
+    claimAsked: NaN,
     claimed: NaN,
     completeSent: NaN,
     completeDone: NaN,
@@ -543,6 +550,7 @@ export async function lifecycleAtRate(
   const clients = addinClients(ctx, 'LIFE');
   let stopping = false;
   try {
+    ctx.profile?.start(`lifecycle-${rate}`);
     const sampler = startSampler(ctx.groups);
     const backlogSamples: number[] = [];
     let sampling = true;
@@ -554,12 +562,14 @@ export async function lifecycleAtRate(
     })();
     const workers = clients.map(async (client) => {
       while (!stopping) {
+        const asked = performance.now();
         const job = await client.next({ waitSeconds: 1 });
         if (!job) continue;
         const claimedAt = performance.now();
         const i = index.get(job.routingId);
         if (i === undefined) throw new Error(`benchmark: claimed a job that is not this run's: ${job.jobId}`);
         const t = times[i]!;
+        t.claimAsked = asked;
         t.claimed = claimedAt;
         let body: Parameters<AddinClient['complete']>[1];
         if (failsAt(i)) {
@@ -614,6 +624,7 @@ export async function lifecycleAtRate(
     }
     const lastAlert = Math.max(...jobIds.map((id) => clock.arrivals.get(id)?.[0] ?? 0));
     const resources = sampler.stop();
+    ctx.profile?.stop();
     sampling = false;
     await backlogLoop;
     if (!drained) {
@@ -676,6 +687,7 @@ export async function lifecycleAtRate(
       stages: {
         approve: stage((t) => t.approveDone - t.approveSent),
         approveToClaim: stage((t) => t.claimed - t.approveSent),
+        claim: stage((t) => t.claimed - t.claimAsked),
         complete: stage((t) => t.completeDone - t.completeSent),
         completeToAlert: stage((t, alert) => alert - t.completeDone),
         approveToAlert: stage((t, alert) => alert - t.approveSent),

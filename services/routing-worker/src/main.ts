@@ -34,16 +34,16 @@ async function main(): Promise<void> {
   const schema = databaseSchemaFor(SERVICE, process.env);
 
   const prisma = new PrismaClient({
-    // The HTTP side only; the message handlers run on `pool`. 6 + 8 keeps the service's 14 connections.
-    adapter: prismaAdapter({ databaseUrl, schema, max: 6, applicationName: SERVICE }),
+    // The HTTP side's reads only; every transaction runs on `pool`. 3 + 11 keeps the service's 14 connections.
+    adapter: prismaAdapter({ databaseUrl, schema, max: 3, applicationName: SERVICE }),
   });
-  // The outbox relay and the message handlers' transactions (see createPrismaRoutingStore). A connection that
+  // The outbox relay and every transaction (see createPrismaRoutingStore). A connection that
   // dies (a database restart) must not crash the process; the next query reconnects.
   const pool = createPgPool({
     databaseUrl,
     schema,
     applicationName: `${SERVICE}-pg`,
-    max: 8,
+    max: 11,
     onConnectionError: (err) => log.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'),
   });
 

@@ -19,7 +19,7 @@ function originOf(job: Job, now: Date): MessageOrigin {
 
 /** `addin-job.queued` for a job just created from `command`. */
 export function jobQueued(
-  job: Job,
+  job: Pick<Job, 'jobId' | 'routingId' | 'routingCode' | 'attempt'>,
   command: Pick<MessageEnvelope, 'messageId' | 'correlationId'>,
   now: Date,
 ): OutgoingMessage {

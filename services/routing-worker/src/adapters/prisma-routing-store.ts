@@ -1,4 +1,4 @@
-import { enqueueOutbox, fromPgClient, fromPrismaTx, withInboxPg, withPgTransaction } from '@mcms/messaging';
+import { enqueueOutbox, fromPgClient, withInboxPg, withPgTransaction } from '@mcms/messaging';
 import type { Pool, PoolClient } from 'pg';
 import { conflict, validationFailed } from '@mcms/platform';
 import type {
@@ -9,21 +9,19 @@ import type {
   RoutingTransaction,
 } from '../application/ports';
 import type { Routing } from '../domain/routing';
-import { Prisma, type PrismaClient, type Routing as RoutingRow } from '../generated/prisma/client';
+import type { PrismaClient, Routing as RoutingRow } from '../generated/prisma/client';
 import { createOutboxNotificationSink } from './outbox-notification-sink';
-
-type Tx = Prisma.TransactionClient;
 
 // The routing's columns as raw SQL returns them; the enums as text, which is what the domain compares.
 const ROUTING_COLUMNS_SQL = `id, routing_code, item_code, revision_code, status::text AS status, cam_revision,
   last_addin_job_id, last_generation_status::text AS last_generation_status, last_generation_message,
   last_generated_at, last_output_digest, generation_progress, created_at, updated_at`;
-const ROUTING_COLUMNS = Prisma.raw(ROUTING_COLUMNS_SQL);
 
 /**
- * The routing-worker's tables; outbox and inbox rows share the transactions. The HTTP side runs on Prisma; the
- * message handlers (every add-in result and progress event) on plain pg through `pool`: Prisma's interactive
- * transaction and query engine cost more CPU than the statements themselves.
+ * The routing-worker's tables; outbox and inbox rows share the transactions. Every transaction — the HTTP
+ * side's changes (create, request approval, approve, reject, regenerate) and the message handlers (every
+ * add-in result and progress event) — runs on plain pg through `pool`: Prisma's interactive transaction and
+ * query engine cost more CPU than the statements themselves. Prisma serves the reads (find, list).
  */
 export function createPrismaRoutingStore(prisma: PrismaClient, pool: Pool): RoutingStore {
   const store: RoutingStore = {
@@ -88,7 +86,7 @@ export function createPrismaRoutingStore(prisma: PrismaClient, pool: Pool): Rout
     },
 
     transaction(fn) {
-      return prisma.$transaction((tx) => fn(transactionOf(tx)));
+      return withPgTransaction(pool, (client) => fn(pgTransactionOf(client)));
     },
 
     inboxTransaction(key, fn) {
@@ -282,52 +280,6 @@ function pgTransactionOf(client: PoolClient): RoutingTransaction {
   };
 }
 
-function transactionOf(tx: Tx): RoutingTransaction {
-  return {
-    async lock(id) {
-      // FOR UPDATE: the row stays locked until commit, so two changes of one routing can't interleave.
-      // One statement reads and locks (it was a lock, then a Prisma read: two round trips per message).
-      const locked = await tx.$queryRaw<RoutingSqlRow[]>`
-        SELECT ${ROUTING_COLUMNS} FROM routing WHERE id = ${id}::uuid FOR UPDATE`;
-      return locked[0] === undefined ? undefined : fromSqlRow(locked[0]);
-    },
-
-    async insert(routing) {
-      try {
-        await tx.routing.create({ data: toRow(routing) });
-      } catch (err) {
-        if (isUniqueViolation(err)) {
-          throw conflict(
-            'routing_exists',
-            `routing ${routing.routingCode} already exists for item ${routing.itemCode} revision ${routing.revisionCode}`,
-          );
-        }
-        throw err;
-      }
-    },
-
-    async update(routing) {
-      await tx.$executeRawUnsafe(UPDATE_ROUTING_SQL, ...routingParams(routing));
-    },
-
-    async resultRecorded(jobId) {
-      const rows = await tx.$queryRaw<Array<{ recorded: boolean }>>`
-        SELECT EXISTS (SELECT 1 FROM generation_result WHERE job_id = ${jobId}::uuid) AS recorded`;
-      return rows[0]?.recorded === true;
-    },
-
-    async recordResult(record) {
-      await tx.generationResult.create({ data: record });
-    },
-
-    async publish(messages) {
-      await enqueueOutbox(fromPrismaTx(tx), messages);
-    },
-
-    notifications: createOutboxNotificationSink(fromPrismaTx(tx)),
-  };
-}
-
 interface RoutingSqlRow {
   id: string;
   routing_code: string;
@@ -381,15 +333,6 @@ function toRouting(row: RoutingRow): Routing {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
-}
-
-function toRow(routing: Routing): RoutingRow {
-  return { ...routing };
-}
-
-// A unique constraint failed (Prisma's P2002), duck-typed so an error from another copy of the client counts too.
-function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'P2002';
 }
 
 // The cursor is the last item's sort key. Opaque to clients (base64url JSON), so the order can change later.
