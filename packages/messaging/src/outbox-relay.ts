@@ -58,6 +58,9 @@ interface BatchResult {
   failure?: unknown;
 }
 
+/** How often a busy relay measures `mcms_outbox_lag_seconds` at most (Prometheus scrapes every 15 s or so). */
+const LAG_REFRESH_MS = 1_000;
+
 const POOL_ONLY_KEYS = [
   'max',
   'min',
@@ -165,8 +168,8 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   async function runPasses(): Promise<void> {
     do {
       dirty = false;
-      const failure = await pass();
-      await updateLag();
+      const { failure, empty } = await pass();
+      await updateLag(empty);
       if (failure !== undefined) {
         failedPasses += 1;
         const delay = backoffMs(failedPasses, 100, maxBackoffMs);
@@ -189,25 +192,30 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     } while (dirty && !stopped);
   }
 
-  /** Relays batches until one is not full. Returns the failure that should pause the relay, if any. */
-  async function pass(): Promise<{ err: unknown; unconfirmed?: number } | undefined> {
+  /**
+   * Relays batches until one is not full. Returns the failure that should pause the relay, if any, and
+   * whether the last batch found the outbox empty (nothing parked either).
+   */
+  async function pass(): Promise<{ failure?: { err: unknown; unconfirmed?: number }; empty: boolean }> {
     for (;;) {
-      if (stopped) return undefined;
+      if (stopped) return { empty: false };
       // Only callers that were waiting before this SELECT may be told it found nothing.
       const watching = waiters.length;
       let result: BatchResult;
       try {
         result = await relayBatch();
       } catch (err) {
-        return { err };
+        return { failure: { err }, empty: false };
       }
-      if (result.failure !== undefined) return { err: result.failure, unconfirmed: result.failed };
+      if (result.failure !== undefined) {
+        return { failure: { err: result.failure, unconfirmed: result.failed }, empty: false };
+      }
       if (result.count === 0) {
         // Parked rows still wait for a binding: not drained.
         if (parked.size === 0) for (const waiter of waiters.splice(0, watching)) waiter.resolve();
-        return undefined;
+        return { empty: parked.size === 0 };
       }
-      if (!result.full && waiters.length === 0) return undefined;
+      if (!result.full && waiters.length === 0) return { empty: false };
     }
   }
 
@@ -315,8 +323,19 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     return Math.max(0, rows[0]?.age ?? 0);
   }
 
-  async function updateLag(): Promise<void> {
+  // The lag gauge costs a query; measured after every pass it was a fifth of the relay's round trips under
+  // load. A pass that found the outbox empty knows the lag is 0; otherwise it is measured at most once per
+  // LAG_REFRESH_MS (and the fallback poll's pass measures it again when the relay goes quiet).
+  let lagMeasuredAt = -Infinity;
+  async function updateLag(empty: boolean): Promise<void> {
     if (lagGauge === undefined) return;
+    if (empty) {
+      lagGauge.set(labels, 0);
+      return;
+    }
+    const now = Date.now();
+    if (now - lagMeasuredAt < LAG_REFRESH_MS) return;
+    lagMeasuredAt = now;
     try {
       lagGauge.set(labels, await oldestAgeSeconds());
     } catch (err) {

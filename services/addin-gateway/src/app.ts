@@ -22,7 +22,7 @@ import { espritGenerationHandler } from './adapters/esprit-generation.consumer';
 import { mountGatewayRoutes } from './adapters/http-routes';
 import { createJobStore, type JobStore, type SweptJob } from './adapters/job-store';
 import { createJobWaiters } from './adapters/job-waiters';
-import { createKeyStore, type KeyStore } from './adapters/key-store';
+import { createKeyStore, withKeyCache, type KeyStore } from './adapters/key-store';
 import { startLeaseSweeper, type LeaseSweeper } from './adapters/lease-sweeper';
 import type { ExpiryPolicy } from './domain/expiry';
 import { hashKey, keyExpiry } from './domain/keys';
@@ -43,6 +43,8 @@ export interface GatewaySettings {
   prefetch?: number;
   /** Add-in calls per key and per device (decision 0009); none when absent. */
   addinRateLimits?: AddinRateLimits;
+  /** How long a looked-up add-in key is answered from memory (decision 0012); default 1 s, 0 = never. */
+  keyCacheMs?: number;
 }
 
 /** Everything the gateway runs on; `main.ts` builds it from the environment, tests from their own. */
@@ -82,7 +84,7 @@ export function buildApp(deps: GatewayDeps): Gateway {
   const { prisma, pool, schema, broker, jwt, log, metrics, settings } = deps;
   const clock = deps.clock ?? (() => new Date());
   const jobs = createJobStore(prisma, pool);
-  const keys = createKeyStore(prisma, pool);
+  const keys = withKeyCache(createKeyStore(prisma, pool), { ttlMs: settings.keyCacheMs ?? 1_000 });
   const waiters = createJobWaiters({
     pool,
     schema,

@@ -24,6 +24,11 @@ export const gatewayConfig = z.object({
   LEASE_SWEEP_INTERVAL: envDurationMs('5s'),
   /** Default lifetime of a new add-in key. */
   ADDIN_KEY_TTL_DAYS: envInt({ min: 1, max: 365, default: 30 }),
+  /**
+   * How long a looked-up add-in key is answered from memory: a key revoked on another replica keeps working
+   * here for at most this long (decision 0012). 0 = look every key up on every call.
+   */
+  ADDIN_KEY_CACHE: envDurationMs('1s'),
   /** A key registered at start (development, demos, tests); at least 16 characters. */
   ADDIN_BOOTSTRAP_KEY: z.string().min(16, { error: 'expected at least 16 characters' }).optional(),
   /** Long-polling `next` requests one process keeps waiting at once; more get 503 and Retry-After. */

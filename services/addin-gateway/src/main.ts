@@ -69,6 +69,7 @@ async function main(): Promise<void> {
       bootstrapKey: config.ADDIN_BOOTSTRAP_KEY,
       maxWaiters: config.LONG_POLL_MAX_WAITERS,
       longPollFallbackMs: config.LONG_POLL_FALLBACK,
+      keyCacheMs: config.ADDIN_KEY_CACHE,
       addinRateLimits: {
         perKey: perWindow(config.ADDIN_RATE_LIMIT_PER_KEY, config.ADDIN_RATE_LIMIT_WINDOW),
         perDevice: perWindow(config.ADDIN_RATE_LIMIT_PER_DEVICE, config.ADDIN_RATE_LIMIT_WINDOW),

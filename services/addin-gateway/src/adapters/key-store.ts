@@ -96,3 +96,62 @@ export function createKeyStore(prisma: PrismaClient, pool: Pool): KeyStore {
     },
   };
 }
+
+/** Options of {@link withKeyCache}. */
+export interface KeyCacheOptions {
+  /** How long a looked-up key is answered from memory; 0 = no cache. */
+  ttlMs: number;
+  /** Keys remembered at once; the oldest is dropped first. Default 1,000. */
+  maxEntries?: number;
+  /** Monotonic milliseconds; tests pass their own. Default `performance.now`. */
+  now?: () => number;
+}
+
+/**
+ * The key lookup of every add-in call, answered from memory for `ttlMs` (decision 0012): a fleet sharing one
+ * key makes many calls a second, and each lookup was one of the three database round trips of `/complete`.
+ *
+ * What this process changes takes effect at once (a revoke drops the key, a recorded use updates it); what
+ * another replica changes (a revoke there) takes effect here within `ttlMs`. Expiry needs nothing: the
+ * caller compares `expiresAt` with its clock on every call. Unknown keys are never cached, so a new key works
+ * at once and made-up keys cannot fill the memory.
+ */
+export function withKeyCache(store: KeyStore, options: KeyCacheOptions): KeyStore {
+  const { ttlMs } = options;
+  if (ttlMs <= 0) return store;
+  const maxEntries = options.maxEntries ?? 1_000;
+  const now = options.now ?? (() => performance.now());
+  const cached = new Map<string, { key: StoredKey; until: number }>();
+  const forget = (keyId: string) => {
+    for (const [hash, entry] of cached) if (entry.key.keyId === keyId) cached.delete(hash);
+  };
+
+  return {
+    ...store,
+
+    async findByHash(keyHash) {
+      const hit = cached.get(keyHash);
+      if (hit !== undefined && hit.until > now()) return hit.key;
+      const key = await store.findByHash(keyHash);
+      cached.delete(keyHash);
+      if (key !== undefined) {
+        if (cached.size >= maxEntries) cached.delete(cached.keys().next().value as string);
+        cached.set(keyHash, { key, until: now() + ttlMs });
+      }
+      return key;
+    },
+
+    async revoke(keyId, at) {
+      forget(keyId);
+      return store.revoke(keyId, at);
+    },
+
+    async recordUse(keyId, at, resolutionMs) {
+      // The cached copy learns of the use too, or every call until the entry expires would record it again.
+      for (const entry of cached.values()) {
+        if (entry.key.keyId === keyId) entry.key = { ...entry.key, lastUsedAt: at };
+      }
+      return store.recordUse(keyId, at, resolutionMs);
+    },
+  };
+}
