@@ -59,6 +59,7 @@ describe('the quick benchmark', () => {
         report.raw.postgres.perSecond,
         report.raw.http.server.perSecond,
         report.raw.http.fetchClient.perSecond,
+        report.raw.http.benchClient.perSecond,
         report.messaging.perSecond,
         report.messaging.ratioToRaw,
         report.bound.min,

@@ -17,6 +17,7 @@ import {
   type MessageRate,
   type OperationRate,
 } from './raw-limits';
+import { createBenchHttpClient } from './http-client';
 import { byCommand, round, selfProcess, serviceProcess, type ProcessGroup } from './resources';
 import {
   completionPath,
@@ -191,6 +192,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       ...profileEnv,
     },
   });
+  const addinHttp = createBenchHttpClient();
   try {
     const groups: ProcessGroup[] = [
       ...ALL_SERVICES.map((s) =>
@@ -209,6 +211,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       },
       groups,
       addins: options.addins,
+      http: addinHttp,
       progress,
       ...(options.profileDir ? { profile: phaseProfiler(options.profileDir, groups) } : {}),
     };
@@ -310,6 +313,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
     return report;
   } finally {
     log('stopping the services and removing the schemas and queues…');
+    await addinHttp.close();
     await system.cleanup();
   }
 }
@@ -411,9 +415,14 @@ export function toMarkdown(r: BenchReport): string {
       `${r.raw.http.server.seconds} s`,
     ],
     [
-      'same POST with fetch (the add-in client’s HTTP client)',
+      'same POST with fetch (the add-in client’s default HTTP client)',
       `${r.raw.http.fetchClient.perSecond} req/s`,
-      'the load generator’s own ceiling',
+      'a fetch-based load generator’s ceiling',
+    ],
+    [
+      'same POST with undici request (the simulated add-ins’ client here)',
+      `${r.raw.http.benchClient.perSecond} req/s`,
+      'this load generator’s own ceiling',
     ],
     [
       '@mcms/messaging publish+consume (validated, confirms, mandatory, retry tiers)',

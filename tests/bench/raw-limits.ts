@@ -11,6 +11,7 @@ import { connectBroker, defineTopology, handlerFor, outgoing, type Topology } fr
 import { createLogger } from '@mcms/platform';
 import { connect as amqpConnect, type ConfirmChannel } from 'amqplib';
 import pg from 'pg';
+import { createBenchHttpClient } from './http-client';
 import { round } from './resources';
 
 /** Messages a second through one queue: published with confirms, consumed and acked by another connection. */
@@ -250,14 +251,17 @@ process.on('disconnect', () => process.exit(0));
 export interface HttpRates {
   /** node:http with a keep-alive Agent: the server stack's limit (the bound uses this one). */
   server: OperationRate;
-  /** Global fetch (undici), the client the simulated add-ins use: where the load generator itself tops out. */
+  /** Global fetch, the add-in client's default: where a load generator on fetch would top out. */
   fetchClient: OperationRate;
+  /** undici's `request` (http-client.ts), the client the simulated add-ins use here: the load generator's ceiling. */
+  benchClient: OperationRate;
 }
 
 /**
  * A bare express 5 POST hammered for `ms` by `concurrency` keep-alive requests in flight with a body the
  * size of a `/complete`: first with node:http (the server's limit), then with global fetch (the add-in
- * client's own limit on this machine; fetch costs the client several times the CPU per request).
+ * client's default; fetch costs the client several times the CPU per request), then with the benchmark's own
+ * add-in HTTP client (undici's `request`).
  */
 export async function rawHttp(
   workspaceRoot: string,
@@ -329,7 +333,18 @@ export async function rawHttp(
     const server = await hammer(viaAgent);
     agent.destroy();
     const fetchClient = await hammer(viaFetch);
-    return { server, fetchClient };
+    const bench = createBenchHttpClient();
+    const viaBench = async () => {
+      const response = await bench.fetch(`http://127.0.0.1:${port}/echo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      await response.text();
+      return response.status;
+    };
+    const benchClient = await hammer(viaBench).finally(() => bench.close());
+    return { server, fetchClient, benchClient };
   } finally {
     child.kill('SIGTERM');
   }

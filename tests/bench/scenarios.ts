@@ -13,6 +13,7 @@ import { CONSUMER_QUEUES, type AddinJob, type Notification, type OutputFile } fr
 import { connect as amqpConnect } from 'amqplib';
 import { io } from 'socket.io-client';
 import type { System, SystemService } from '../support/system';
+import type { BenchHttpClient } from './http-client';
 import { round, startSampler, type ProcessGroup, type ProcessUsage } from './resources';
 
 /** Reports how far a long phase is. */
@@ -25,6 +26,8 @@ export interface ScenarioContext {
   tokens: { editor: string; approver: string; viewer: string };
   groups: readonly ProcessGroup[];
   addins: number;
+  /** The simulated add-ins' HTTP client (http-client.ts). */
+  http: BenchHttpClient;
   progress: ProgressFn;
   /** With `--profile`: starts and stops a CPU profile in every service around each timed phase. */
   profile?: { start(phase: string): void; stop(): void };
@@ -234,6 +237,7 @@ async function approve(ctx: ScenarioContext, routingId: string, shed = { count: 
 function addinClients(ctx: ScenarioContext, label: string): AddinClient[] {
   return Array.from({ length: ctx.addins }, (_, i) =>
     createAddinClient({
+      fetch: ctx.http.fetch,
       baseUrl: ctx.system.urls['addin-gateway'],
       key: ctx.system.addinKey,
       deviceId: `${label}-${String(i + 1).padStart(2, '0')}`,
