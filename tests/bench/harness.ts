@@ -43,11 +43,19 @@ export interface BenchOptions {
   growthJobs: number;
   raw: { amqpMessages: number; messagingMessages: number; pgMs: number; httpMs: number };
   queueType: 'classic' | 'quorum';
-  /** A directory for one CPU profile per service (`--cpu-prof`). */
+  /** A directory for one CPU profile per service and timed phase (`--profile`). */
   profileDir?: string;
+  /**
+   * NODE_OPTIONS of every service: {@link SERVICE_NODE_OPTIONS}, as their images run them, unless
+   * `--node-options "…"` says otherwise (V8 experiments; `--node-options ""` for none).
+   */
+  serviceNodeOptions?: string;
   progress?: ProgressFn;
   log?: (line: string) => void;
 }
+
+/** The services' NODE_OPTIONS in their images (deploy/docker/*.Dockerfile): the benchmark runs them the same way. */
+export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=2';
 
 export function defaultOptions(quick: boolean): BenchOptions {
   return quick
@@ -61,17 +69,19 @@ export function defaultOptions(quick: boolean): BenchOptions {
         growthJobs: 200,
         raw: { amqpMessages: 5_000, messagingMessages: 5_000, pgMs: 1_000, httpMs: 1_000 },
         queueType: 'classic',
+        serviceNodeOptions: SERVICE_NODE_OPTIONS,
       }
     : {
         quick,
         jobs: 3_000,
         addins: 32,
-        rates: [100, 250, 500, 1_000],
+        rates: [50, 100, 250, 500, 1_000],
         rateSeconds: 10,
         growth: [10_000, 200_000],
         growthJobs: 2_000,
         raw: { amqpMessages: 20_000, messagingMessages: 20_000, pgMs: 3_000, httpMs: 3_000 },
         queueType: 'quorum',
+        serviceNodeOptions: SERVICE_NODE_OPTIONS,
       };
 }
 
@@ -163,12 +173,14 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
   const progress: ProgressFn = options.progress ?? (() => {});
   const log = options.log ?? (() => {});
   const secret = randomBytes(32).toString('base64url');
-  const profileEnv: Record<string, string> = options.profileDir
-    ? {
-        NODE_OPTIONS: `--require ${path.join(__dirname, 'cpu-profile.cjs')}`,
-        MCMS_BENCH_PROFILE_DIR: options.profileDir,
-      }
-    : {};
+  const nodeOptions = [
+    options.profileDir ? `--require ${path.join(__dirname, 'cpu-profile.cjs')}` : undefined,
+    options.serviceNodeOptions,
+  ].filter((o) => o !== undefined && o !== '');
+  const profileEnv: Record<string, string> = {
+    ...(nodeOptions.length > 0 ? { NODE_OPTIONS: nodeOptions.join(' ') } : {}),
+    ...(options.profileDir ? { MCMS_BENCH_PROFILE_DIR: options.profileDir } : {}),
+  };
 
   log('starting the four services (production builds, fresh schemas, own topology prefix)…');
   const system: System = await startSystem({

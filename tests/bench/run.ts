@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--jobs N] [--addins K] [--rates 100,250] [--profile]`: runs the benchmark,
+// `npm run bench [-- --quick] [--jobs N] [--addins K] [--rates 100,250] [--profile] [--node-options …]`: runs the benchmark,
 // prints the table and writes results/bench-<time>.json and .md (results/ is git-ignored) plus
 // results/bench-latest.{json,md}. Loaded by scripts/bench.mjs, which compiles TypeScript on the fly.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,8 @@ function parseArgs(argv: readonly string[]): BenchOptions {
   if (has('--help')) {
     process.stdout.write(
       'usage: npm run bench -- [--quick] [--jobs N] [--addins K] [--rates 100,250,500] [--seconds S]\n' +
-        '                        [--growth 10000,200000] [--growth-jobs N] [--profile]\n',
+        '                        [--growth 10000,200000] [--growth-jobs N] [--profile] [--classic]\n' +
+        '                        [--node-options "--max-semi-space-size=4"]  (NODE_OPTIONS of the services)\n',
     );
     process.exit(0);
   }
@@ -29,8 +30,13 @@ function parseArgs(argv: readonly string[]): BenchOptions {
     '--growth-jobs',
     '--classic',
     '--profile',
+    '--node-options',
   ];
-  const unknown = argv.filter((arg) => arg.startsWith('-') && !flags.includes(arg));
+  // The value of --node-options starts with '--' itself.
+  const nodeOptionsAt = argv.indexOf('--node-options');
+  const unknown = argv.filter(
+    (arg, i) => arg.startsWith('-') && !flags.includes(arg) && !(nodeOptionsAt >= 0 && i === nodeOptionsAt + 1),
+  );
   if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(', ')} (see --help)`);
   const options = defaultOptions(has('--quick'));
   const int = (flag: string) => {
@@ -48,6 +54,8 @@ function parseArgs(argv: readonly string[]): BenchOptions {
   options.rates = list('--rates') ?? options.rates;
   options.growth = list('--growth') ?? options.growth;
   if (has('--classic')) options.queueType = 'classic';
+  const nodeOptions = value('--node-options');
+  if (nodeOptions !== undefined) options.serviceNodeOptions = nodeOptions;
   if (has('--profile')) options.profileDir = path.join(WORKSPACE_ROOT, 'results', 'profiles');
   return options;
 }

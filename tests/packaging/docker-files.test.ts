@@ -14,6 +14,7 @@ import {
   SERVICES,
   WORKSPACE_ROOT,
 } from './support';
+import { SERVICE_NODE_OPTIONS } from '../bench/harness';
 
 const DOCKERFILES = readdirSync(DOCKER_DIR).filter((name) => name.endsWith('.Dockerfile'));
 const SLIM_NODE = /^node:(22|24)(\.\d+){0,2}-slim$/;
@@ -88,6 +89,12 @@ describe('the Dockerfiles', () => {
           .map((env) => env.args)
           .join(' '),
       ).toContain(`PORT=${DEFAULT_PORTS[service]}`);
+      // The benchmark's figures are only the images' figures if it runs the services with the same V8 flags.
+      expect(
+        instructionsOf(runtime, 'ENV')
+          .map((env) => env.args)
+          .join(' '),
+      ).toMatch(new RegExp(`\\bNODE_OPTIONS=${SERVICE_NODE_OPTIONS}(\\s|$)`));
       expect(healthcheckCommand(healthcheck!.args)?.slice(0, 2)).toEqual(['node', '-e']);
       expect(healthcheckCommand(healthcheck!.args)?.[2]).toContain('/healthz');
       expect(instructionsOf(runtime, 'CMD').map((cmd) => execForm(cmd.args))).toEqual([
