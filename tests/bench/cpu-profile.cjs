@@ -30,7 +30,11 @@ if (dir) {
     if (phase !== undefined) return stop();
     let name = 'run';
     try {
-      name = fs.readFileSync(path.join(dir, '.phase'), 'utf8').trim().replace(/[^\w.-]+/g, '-') || name;
+      name =
+        fs
+          .readFileSync(path.join(dir, '.phase'), 'utf8')
+          .trim()
+          .replace(/[^\w.-]+/g, '-') || name;
     } catch {
       // no phase file: one profile named 'run'
     }

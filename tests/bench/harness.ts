@@ -55,7 +55,7 @@ export interface BenchOptions {
 }
 
 /** The services' NODE_OPTIONS in their images (deploy/docker/*.Dockerfile): the benchmark runs them the same way. */
-export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=2';
+export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=128';
 
 export function defaultOptions(quick: boolean): BenchOptions {
   return quick
@@ -153,7 +153,10 @@ function token(secret: string, role: Role): string {
  * phase's name goes to `<dir>/.phase`, then SIGUSR2 to every service process; the next SIGUSR2 writes
  * `<dir>/<service>-<phase>.cpuprofile`.
  */
-function phaseProfiler(dir: string, groups: readonly ProcessGroup[]): NonNullable<ScenarioContext['profile']> {
+function phaseProfiler(
+  dir: string,
+  groups: readonly ProcessGroup[],
+): NonNullable<ScenarioContext['profile']> {
   const services = groups.filter((group) => (ALL_SERVICES as readonly string[]).includes(group.name));
   const signal = () => {
     for (const pid of services.flatMap((group) => group.find())) process.kill(pid, 'SIGUSR2');

@@ -23,7 +23,10 @@ export interface BenchHttpClient {
 export function createBenchHttpClient(): BenchHttpClient {
   // One keep-alive connection per add-in in flight; undici's default pool has no limit per origin.
   const dispatcher = new Agent({ keepAliveTimeout: 60_000 });
-  const benchFetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<BenchResponse> => {
+  const benchFetch = async (
+    input: string | URL | Request,
+    init: RequestInit = {},
+  ): Promise<BenchResponse> => {
     const response = await request(String(input), {
       dispatcher,
       method: (init.method ?? 'GET') as 'GET',

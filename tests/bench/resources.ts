@@ -105,11 +105,7 @@ export interface Sampler {
  * 60 backends four times a second took a third of a core from the machine under test (and held their memory
  * locks); CPU ticks and VmRSS cost ~15 µs a read.
  */
-export function startSampler(
-  groups: readonly ProcessGroup[],
-  intervalMs = 250,
-  pssEveryMs = 2_000,
-): Sampler {
+export function startSampler(groups: readonly ProcessGroup[], intervalMs = 250, pssEveryMs = 2_000): Sampler {
   const started = Date.now();
   const state = groups.map(() => ({
     first: new Map<number, number>(),

@@ -35,7 +35,8 @@ function parseArgs(argv: readonly string[]): BenchOptions {
   // The value of --node-options starts with '--' itself.
   const nodeOptionsAt = argv.indexOf('--node-options');
   const unknown = argv.filter(
-    (arg, i) => arg.startsWith('-') && !flags.includes(arg) && !(nodeOptionsAt >= 0 && i === nodeOptionsAt + 1),
+    (arg, i) =>
+      arg.startsWith('-') && !flags.includes(arg) && !(nodeOptionsAt >= 0 && i === nodeOptionsAt + 1),
   );
   if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(', ')} (see --help)`);
   const options = defaultOptions(has('--quick'));

@@ -101,7 +101,11 @@ describe('the add-in key cache', () => {
   });
 
   it('holds at most maxEntries keys, dropping the oldest', async () => {
-    const { store, lookups } = fakeStore([storedKey('k1', 'h1'), storedKey('k2', 'h2'), storedKey('k3', 'h3')]);
+    const { store, lookups } = fakeStore([
+      storedKey('k1', 'h1'),
+      storedKey('k2', 'h2'),
+      storedKey('k3', 'h3'),
+    ]);
     const keys = withKeyCache(store, { ttlMs: 60_000, maxEntries: 2, now });
     for (const hash of ['h1', 'h2', 'h3', 'h3', 'h2', 'h1']) await keys.findByHash(hash);
     // h1 was dropped for h3; h2 and h3 came from memory.
