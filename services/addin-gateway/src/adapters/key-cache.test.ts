@@ -82,6 +82,29 @@ describe('the add-in key cache', () => {
     expect(lookups).toEqual(['h1', 'h1']);
   });
 
+  it('does not remember what a lookup read while the key was being revoked', async () => {
+    const { store, rows } = fakeStore([storedKey('k1', 'h1')]);
+    let release!: () => void;
+    const slow: KeyStore = {
+      ...store,
+      // The lookup reads the row before the revoke commits, and answers after it.
+      findByHash: async (hash) => {
+        const row = { ...rows.get(hash)! };
+        await new Promise<void>((resolve) => (release = resolve));
+        return row;
+      },
+    };
+    const keys = withKeyCache(slow, { ttlMs: 60_000, now });
+    const reading = keys.findByHash('h1');
+    await keys.revoke('k1', created);
+    release();
+    expect((await reading)?.revokedAt).toBeNull();
+    // The next call looks again instead of trusting the copy read before the revoke.
+    const next = keys.findByHash('h1');
+    release();
+    expect((await next)?.revokedAt).toEqual(created);
+  });
+
   it('never remembers an unknown key, so one created later works at once', async () => {
     const { store, lookups } = fakeStore([]);
     const keys = withKeyCache(store, { ttlMs: 60_000, now });

@@ -112,9 +112,9 @@ export interface KeyCacheOptions {
  * key makes many calls a second, and each lookup was one of the three database round trips of `/complete`.
  *
  * What this process changes takes effect at once (a revoke drops the key, a recorded use updates it); what
- * another replica changes (a revoke there) takes effect here within `ttlMs`. Expiry needs nothing: the
- * caller compares `expiresAt` with its clock on every call. Unknown keys are never cached, so a new key works
- * at once and made-up keys cannot fill the memory.
+ * changes behind its back (a revoke on another replica, a row edited in the database) takes effect here
+ * within `ttlMs`. Expiry needs nothing: the caller compares `expiresAt` with its clock on every call. Unknown
+ * keys are never cached, so a new key works at once and made-up keys cannot fill the memory.
  */
 export function withKeyCache(store: KeyStore, options: KeyCacheOptions): KeyStore {
   const { ttlMs } = options;
@@ -122,7 +122,11 @@ export function withKeyCache(store: KeyStore, options: KeyCacheOptions): KeyStor
   const maxEntries = options.maxEntries ?? 1_000;
   const now = options.now ?? (() => performance.now());
   const cached = new Map<string, { key: StoredKey; until: number }>();
+  // Bumped by every revoke here: a lookup that was already reading when a key was revoked must not put
+  // what it read (the key before the revoke) back into the cache.
+  let revocations = 0;
   const forget = (keyId: string) => {
+    revocations += 1;
     for (const [hash, entry] of cached) if (entry.key.keyId === keyId) cached.delete(hash);
   };
 
@@ -132,9 +136,10 @@ export function withKeyCache(store: KeyStore, options: KeyCacheOptions): KeyStor
     async findByHash(keyHash) {
       const hit = cached.get(keyHash);
       if (hit !== undefined && hit.until > now()) return hit.key;
+      const revocationsBefore = revocations;
       const key = await store.findByHash(keyHash);
       cached.delete(keyHash);
-      if (key !== undefined) {
+      if (key !== undefined && revocations === revocationsBefore) {
         if (cached.size >= maxEntries) cached.delete(cached.keys().next().value as string);
         cached.set(keyHash, { key, until: now() + ttlMs });
       }
@@ -143,7 +148,12 @@ export function withKeyCache(store: KeyStore, options: KeyCacheOptions): KeyStor
 
     async revoke(keyId, at) {
       forget(keyId);
-      return store.revoke(keyId, at);
+      try {
+        return await store.revoke(keyId, at);
+      } finally {
+        // Again once it is written: a lookup that started during the revoke may have read the old row.
+        forget(keyId);
+      }
     },
 
     async recordUse(keyId, at, resolutionMs) {
