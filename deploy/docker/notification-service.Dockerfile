@@ -24,7 +24,7 @@ RUN node_modules/.bin/tsc -b packages/db \
 FROM node:22-slim AS runtime
 # V8's heap sized for a service, not for the node's memory: a 2 MB young generation (the default grows to 16 MB
 # per semi-space) and old space capped at 128 MB (the live heap under load is 30–45 MB; uncapped, V8 lets
-# garbage pile up to 100+ MB). Under 200 MB RSS per service under load at no measured cost in CPU per result
+# garbage pile up to 100+ MB). Under 200 MB RSS per service under load, for ~15 % of the benchmark's throughput
 # (docs/performance.md, 2026-12-02; decision 0012). The benchmark runs the services the same way.
 ENV NODE_ENV=production \
     PORT=8083 \
