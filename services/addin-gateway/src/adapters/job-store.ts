@@ -57,6 +57,37 @@ export interface JobPosition {
   jobId: string;
 }
 
+/**
+ * Runs `change` — one data-modifying statement on `addin_job` ending in `RETURNING *`, with `params` as $1…$n —
+ * and writes `message` to the outbox only if it changed a row, in one statement: data-modifying CTEs run to
+ * completion together, so the job and its outbox row commit together (the INSERT is enqueueOutbox's, for one
+ * message; the table's trigger NOTIFYs the relay). The changed row, or undefined.
+ */
+async function changeWithMessage(
+  pool: Pool,
+  change: string,
+  params: unknown[],
+  message: OutgoingMessage,
+): Promise<JobRow | undefined> {
+  const n = params.length;
+  const { rows } = await pool.query<JobRow>(
+    `WITH changed AS (${change}), queued AS (
+       INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
+       SELECT $${n + 1}::uuid, $${n + 2}, $${n + 3}, $${n + 4}::jsonb FROM changed
+       RETURNING 1
+     )
+     SELECT * FROM changed`,
+    [
+      ...params,
+      message.envelope.messageId,
+      message.exchange,
+      message.routingKey,
+      JSON.stringify(message.envelope),
+    ],
+  );
+  return rows[0];
+}
+
 /** The {@link JobStore} on the gateway's Prisma client. */
 export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
   const transaction = <T>(fn: (tx: Tx) => Promise<T>) => prisma.$transaction(fn, TX_OPTIONS);
@@ -68,30 +99,24 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
 
   return {
     // One statement on plain pg (Prisma's interactive transaction took four round trips and more CPU than
-    // the statements): data-modifying CTEs insert the job and its `addin-job.queued` together, and a
-    // redelivered command (or the routing-worker's outbox publishing it again) finds its job (ON CONFLICT DO
-    // NOTHING), so `created` is empty and no second event is queued.
+    // the statements): the job and its `addin-job.queued` together (changeWithMessage), and a redelivered
+    // command (or the routing-worker's outbox publishing it again) finds its job (ON CONFLICT DO NOTHING), so
+    // nothing is inserted and no second event is queued.
     async create(command, now) {
       const p = command.payload;
       // A new job is always attempt 1: its event is known before the row exists.
-      const { envelope, exchange, routingKey } = jobQueued(
+      const queued = jobQueued(
         { jobId: p.jobId, routingId: p.routingId, routingCode: p.routingCode, attempt: 1 },
         command,
         now,
       );
-      const { rows } = await pool.query<JobRow>(
-        `WITH created AS (
-           INSERT INTO addin_job (job_id, routing_id, routing_code, item_code, revision_code, cam_revision,
-             parameters, status, attempt, created_at, pending_since, requested_by, correlation_id, updated_at)
-           VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7::jsonb, 'Pending', 1, $8, $8, $9, $10, $8)
-           ON CONFLICT (job_id) DO NOTHING
-           RETURNING *
-         ), queued AS (
-           INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
-           SELECT $11::uuid, $12, $13, $14::jsonb FROM created
-           RETURNING 1
-         )
-         SELECT * FROM created`,
+      const row = await changeWithMessage(
+        pool,
+        `INSERT INTO addin_job (job_id, routing_id, routing_code, item_code, revision_code, cam_revision,
+           parameters, status, attempt, created_at, pending_since, requested_by, correlation_id, updated_at)
+         VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7::jsonb, 'Pending', 1, $8, $8, $9, $10, $8)
+         ON CONFLICT (job_id) DO NOTHING
+         RETURNING *`,
         [
           p.jobId,
           p.routingId,
@@ -103,13 +128,10 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
           now,
           p.requestedBy,
           command.correlationId,
-          envelope.messageId,
-          exchange,
-          routingKey,
-          JSON.stringify(envelope),
         ],
+        queued,
       );
-      return rows[0] === undefined ? undefined : jobFromRow(rows[0]);
+      return row === undefined ? undefined : jobFromRow(row);
     },
 
     // Plain pg, like `complete`: every hand-out runs this, and Prisma's interactive transaction cost more CPU
@@ -177,22 +199,14 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
           leaseExpiresAt: null,
           updatedAt: now,
         };
-        const { envelope, exchange, routingKey } = jobResult(finished, now);
-        // Data-modifying CTEs run to completion in one statement, so the job and its outbox row commit together
-        // (the outbox INSERT is enqueueOutbox's, for one message; the table's trigger NOTIFYs the relay).
-        const updated = await pool.query<JobRow>(
-          `WITH done AS (
-             UPDATE addin_job
-             SET status = $1, completed_at = $2, result_status = $3, message = $4, outputs = $5::jsonb,
-               result_hash = $6, lease_expires_at = NULL, updated_at = $2
-             WHERE job_id = $7::uuid AND status = 'InProgress' AND claimed_by = $8 AND attempt = $9
-             RETURNING *
-           ), queued AS (
-             INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
-             SELECT $10::uuid, $11, $12, $13::jsonb FROM done
-             RETURNING 1
-           )
-           SELECT * FROM done`,
+        // One statement: the job and its result command commit together (see changeWithMessage).
+        const updated = await changeWithMessage(
+          pool,
+          `UPDATE addin_job
+           SET status = $1, completed_at = $2, result_status = $3, message = $4, outputs = $5::jsonb,
+             result_hash = $6, lease_expires_at = NULL, updated_at = $2
+           WHERE job_id = $7::uuid AND status = 'InProgress' AND claimed_by = $8 AND attempt = $9
+           RETURNING *`,
           [
             finished.status,
             now,
@@ -203,13 +217,10 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
             jobId,
             deviceId,
             current.attempt,
-            envelope.messageId,
-            exchange,
-            routingKey,
-            JSON.stringify(envelope),
           ],
+          jobResult(finished, now),
         );
-        if (updated.rows[0] !== undefined) return { job: jobFromRow(updated.rows[0]), replayed: false };
+        if (updated !== undefined) return { job: jobFromRow(updated), replayed: false };
         // Changed between the read and the write: decide again on the new state (it can change only a few
         // times: requeue, claim, completion).
         if (attempt >= 5) throw conflict('job_changed', `job ${jobId} kept changing during its completion`);
