@@ -84,17 +84,12 @@ describe('the Dockerfiles', () => {
       expect(instructionsOf(runtime, 'EXPOSE').map((expose) => expose.args)).toEqual([
         String(DEFAULT_PORTS[service]),
       ]);
-      expect(
-        instructionsOf(runtime, 'ENV')
-          .map((env) => env.args)
-          .join(' '),
-      ).toContain(`PORT=${DEFAULT_PORTS[service]}`);
+      const env = instructionsOf(runtime, 'ENV')
+        .map((instruction) => instruction.args)
+        .join(' ');
+      expect(env).toContain(`PORT=${DEFAULT_PORTS[service]}`);
       // The benchmark's figures are only the images' figures if it runs the services with the same V8 flags.
-      expect(
-        instructionsOf(runtime, 'ENV')
-          .map((env) => env.args)
-          .join(' '),
-      ).toContain(`NODE_OPTIONS="${SERVICE_NODE_OPTIONS}"`);
+      expect(env).toContain(`NODE_OPTIONS="${SERVICE_NODE_OPTIONS}"`);
       expect(healthcheckCommand(healthcheck!.args)?.slice(0, 2)).toEqual(['node', '-e']);
       expect(healthcheckCommand(healthcheck!.args)?.[2]).toContain('/healthz');
       expect(instructionsOf(runtime, 'CMD').map((cmd) => execForm(cmd.args))).toEqual([

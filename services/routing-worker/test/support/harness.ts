@@ -158,10 +158,10 @@ async function build(
     }
   });
   const prisma = new PrismaClient({
-    adapter: prismaAdapter({ databaseUrl: DATABASE_URL, schema, max: 6, applicationName: schema }),
+    adapter: prismaAdapter({ databaseUrl: DATABASE_URL, schema, max: 3, applicationName: schema }),
   });
   const pool = new Pool(
-    pgPoolConfig({ databaseUrl: DATABASE_URL, schema, applicationName: `${schema}-pg`, max: 8 }),
+    pgPoolConfig({ databaseUrl: DATABASE_URL, schema, applicationName: `${schema}-pg`, max: 11 }),
   );
   pool.on('error', () => undefined);
   cleanups.push(
