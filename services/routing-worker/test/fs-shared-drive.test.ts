@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import fsPromises from 'node:fs/promises';
@@ -96,6 +97,56 @@ describe('the shared drive on the file system', () => {
     });
   });
 
+  it('accepts a symbolic link that stays inside the routing folder, checking the file it leads to', async () => {
+    const nc = await put('programs/GT310001.nc', 'G0 X0 Y0\nM30\n');
+    await symlink(
+      path.join(root, ...FOLDER, 'programs', 'GT310001.nc'),
+      path.join(root, ...FOLDER, 'link.nc'),
+    );
+    await expect(drive.verifyOutputs(FOLDER, [{ ...nc, path: 'link.nc' }])).resolves.toEqual({ ok: true });
+    await expect(
+      drive.verifyOutputs(FOLDER, [{ ...nc, path: 'link.nc', sha256: 'e'.repeat(64) }]),
+    ).resolves.toEqual({
+      ok: false,
+      problems: [{ path: 'link.nc', reason: `SHA-256 is ${nc.sha256}, expected ${'e'.repeat(64)}` }],
+    });
+  });
+
+  it('refuses a directory and a FIFO as not regular files, without waiting for a FIFO writer', async () => {
+    await mkdir(path.join(root, ...FOLDER, 'GT310001.nc'));
+    execFileSync('mkfifo', [path.join(root, ...FOLDER, 'GT310001.stl')]);
+    const verification = await drive.verifyOutputs(FOLDER, [
+      { path: 'GT310001.nc', sha256: 'a'.repeat(64), sizeBytes: 1 },
+      { path: 'GT310001.stl', sha256: 'b'.repeat(64), sizeBytes: 1 },
+    ]);
+    expect(verification).toEqual({
+      ok: false,
+      problems: [
+        { path: 'GT310001.nc', reason: 'not a regular file' },
+        { path: 'GT310001.stl', reason: 'not a regular file' },
+      ],
+    });
+  });
+
+  it('hashes an output bigger than one read in pieces, and names a changed byte in it', async () => {
+    const content = Buffer.alloc(2.5 * 1024 * 1024, 'G1 X1 Y1\n');
+    await writeFile(path.join(root, ...FOLDER, 'GT310001.stl'), content);
+    const stl = {
+      path: 'GT310001.stl',
+      sha256: createHash('sha256').update(content).digest('hex'),
+      sizeBytes: content.length,
+    };
+    await expect(drive.verifyOutputs(FOLDER, [stl])).resolves.toEqual({ ok: true });
+
+    content[content.length - 1] = 0x21; // the last byte, in the last piece
+    await writeFile(path.join(root, ...FOLDER, 'GT310001.stl'), content);
+    const changed = createHash('sha256').update(content).digest('hex');
+    await expect(drive.verifyOutputs(FOLDER, [stl])).resolves.toEqual({
+      ok: false,
+      problems: [{ path: 'GT310001.stl', reason: `SHA-256 is ${changed}, expected ${stl.sha256}` }],
+    });
+  });
+
   it('reports an unmounted share as a retryable error, not as missing files', async () => {
     await rename(root, `${root}.offline`);
     const err = await rejection(
@@ -113,14 +164,14 @@ describe('the shared drive on the file system', () => {
     // Found by the chaos run (tests/chaos): the root check passed, then the share vanished before the
     // files were looked at, and a completed job became a failed generation ("missing on the shared drive").
     const nc = await put('GT310001.nc', 'G0 X0 Y0\n');
-    const realLstat = fsPromises.lstat;
+    const realOpen = fsPromises.open;
     let vanished = 0;
-    const vanish = jest.spyOn(fsPromises, 'lstat').mockImplementation(async (...args) => {
+    const vanish = jest.spyOn(fsPromises, 'open').mockImplementation(async (...args) => {
       vanish.mockRestore();
       vanished++;
       await rename(root, `${root}.away`);
       await writeFile(root, 'not a directory any more');
-      return realLstat(...args);
+      return realOpen(...args);
     });
 
     const err = await rejection(drive.verifyOutputs(FOLDER, [nc]));
@@ -131,14 +182,14 @@ describe('the shared drive on the file system', () => {
 
   it('looks again when the share came back by the end of a check, and accepts what is there', async () => {
     const nc = await put('GT310001.nc', 'G0 X0 Y0\n');
-    const realLstat = fsPromises.lstat;
+    const realOpen = fsPromises.open;
     let blipped = 0;
-    const blip = jest.spyOn(fsPromises, 'lstat').mockImplementation(async (...args) => {
+    const blip = jest.spyOn(fsPromises, 'open').mockImplementation(async (...args) => {
       blip.mockRestore();
       blipped++;
       await rename(root, `${root}.away`);
       try {
-        return await realLstat(...args);
+        return await realOpen(...args);
       } finally {
         await rename(`${root}.away`, root);
       }

@@ -1,8 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Logger, Metrics } from '@mcms/platform';
 import { unavailable } from '@mcms/platform';
 import CircuitBreaker from 'opossum';
@@ -32,6 +31,39 @@ export interface FsSharedDrive extends SharedDrive {
 // the breaker open) is about the share, not the add-in's result: retryable, so the result is not lost.
 const MISSING = new Set(['ENOENT', 'ENOTDIR']);
 const MISSING_REASON = 'missing on the shared drive';
+
+// How an output is opened to be checked: read-only; not through a symbolic link (it fails with ELOOP, and the
+// link is then resolved and checked to stay inside the routing folder); and non-blocking, so that a FIFO
+// planted among the outputs is opened at once (and refused as not a regular file) instead of holding a
+// thread-pool thread until a writer appears. O_NONBLOCK changes nothing for a regular file.
+const OPEN_TO_CHECK = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+// The largest read of one check: an output up to this size takes one read, a bigger one is hashed in pieces.
+const READ_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Checks an opened output against what the add-in reported: a regular file of that size whose bytes hash to
+ * that SHA-256 — one fstat and, up to {@link READ_CHUNK_BYTES}, one read. It reads the size the fstat gave
+ * (looping over short reads, which a network share may return); a file that shrank in between is caught by
+ * its byte count. Bytes appended after the fstat are not read: the add-in reports once its files are
+ * closed, and what it reported is what is checked.
+ */
+async function checkOpened(handle: FileHandle, file: OutputFile): Promise<string | undefined> {
+  const info = await handle.stat();
+  if (!info.isFile()) return 'not a regular file';
+  if (info.size !== file.sizeBytes) return `size is ${info.size} bytes, expected ${file.sizeBytes}`;
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(Math.min(info.size, READ_CHUNK_BYTES));
+  let total = 0;
+  while (total < info.size) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, info.size - total), null);
+    if (bytesRead === 0) break;
+    hash.update(buffer.subarray(0, bytesRead));
+    total += bytesRead;
+  }
+  if (total !== info.size) return `size is ${total} bytes, expected ${file.sizeBytes}`;
+  const actual = hash.digest('hex');
+  return actual === file.sha256 ? undefined : `SHA-256 is ${actual}, expected ${file.sha256}`;
+}
 
 /**
  * The shared drive as a mounted directory. Every operation goes through one opossum breaker with a
@@ -92,26 +124,39 @@ export function createFsSharedDrive(options: FsSharedDriveOptions): FsSharedDriv
     const target = path.resolve(folder, file.path);
     if (!target.startsWith(folder + path.sep)) return 'resolves outside the routing folder';
     return guarded('verify', async () => {
-      let info;
+      let handle;
       try {
-        info = await lstat(target);
-        if (info.isSymbolicLink()) {
-          const real = await realpath(target);
-          if (!real.startsWith((await realpath(folder)) + path.sep))
-            return 'links outside the routing folder';
-          info = await stat(real);
-        }
+        handle = await open(target, OPEN_TO_CHECK);
       } catch (err) {
-        if (MISSING.has((err as { code?: string }).code ?? '')) return MISSING_REASON;
+        const code = (err as { code?: string }).code ?? '';
+        if (code === 'ELOOP') return checkLink(folder, target, file);
+        if (MISSING.has(code)) return MISSING_REASON;
         throw err;
       }
-      if (!info.isFile()) return 'not a regular file';
-      if (info.size !== file.sizeBytes) return `size is ${info.size} bytes, expected ${file.sizeBytes}`;
-      const hash = createHash('sha256');
-      await pipeline(createReadStream(target), hash);
-      const actual = hash.digest('hex');
-      return actual === file.sha256 ? undefined : `SHA-256 is ${actual}, expected ${file.sha256}`;
+      try {
+        return await checkOpened(handle, file);
+      } finally {
+        await handle.close();
+      }
     });
+  }
+
+  /** `target` is a symbolic link (O_NOFOLLOW refused it): accepted only when it leads inside the routing folder. */
+  async function checkLink(folder: string, target: string, file: OutputFile): Promise<string | undefined> {
+    let real;
+    try {
+      real = await realpath(target);
+      if (!real.startsWith((await realpath(folder)) + path.sep)) return 'links outside the routing folder';
+    } catch (err) {
+      if (MISSING.has((err as { code?: string }).code ?? '')) return MISSING_REASON;
+      throw err;
+    }
+    const handle = await open(real, OPEN_TO_CHECK);
+    try {
+      return await checkOpened(handle, file);
+    } finally {
+      await handle.close();
+    }
   }
 
   async function checkFiles(folder: string, files: readonly OutputFile[]): Promise<OutputProblem[]> {
@@ -126,7 +171,8 @@ export function createFsSharedDrive(options: FsSharedDriveOptions): FsSharedDriv
 
   return {
     async verifyOutputs(segments, outputs) {
-      await assertRootReachable();
+      // No look at the root first: with the share gone every file looks missing, and that is when the root
+      // is looked at (below). A stat of the root per result was a tenth of the checks' file-system calls.
       const folder = path.join(root, ...segments);
       const files = normaliseOutputs(outputs);
       let problems = await checkFiles(folder, files);
@@ -142,7 +188,7 @@ export function createFsSharedDrive(options: FsSharedDriveOptions): FsSharedDriv
     },
 
     async writeMetaJson(segments, content) {
-      await assertRootReachable();
+      // With the share gone the open below fails, and every failure here is retryable: no root check first.
       const folder = path.join(root, ...segments);
       const target = path.join(folder, 'meta.json');
       // Same folder, so the rename is atomic: readers see the old file or the new one, never half of one.
