@@ -1,5 +1,5 @@
 import type { MessageDefinition, MessageEnvelope, MessageOf } from '@mcms/contracts';
-import type { Logger, Metrics } from '@mcms/platform';
+import { lazyChild, type Logger, type Metrics } from '@mcms/platform';
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { createBatcher, type Batcher } from './batcher';
 import { attemptOf, DEAD_LETTER_MESSAGE_MAX, HEADERS, LAST_ERROR_MAX, truncate } from './headers';
@@ -504,13 +504,9 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
     messageId: string,
     correlationId: string,
   ): HandlerContext {
-    let child: Logger | undefined;
     return {
-      // Created on first use: most handlers that succeed never log.
-      get log() {
-        child ??= log.child({ messageId, type, correlationId });
-        return child;
-      },
+      // Made when a line is written: most handlers that succeed never log at an enabled level.
+      log: lazyChild(log, { messageId, type, correlationId }),
       attempt,
       redelivered: msg.fields.redelivered,
       queue: specQueue,

@@ -43,7 +43,14 @@ export {
   httpServerLimitsConfig,
   loadHttpServerLimits,
 } from './config';
-export { createLogger, redactUrl, withCorrelation, type Logger, type LoggerOptions } from './logger';
+export {
+  createLogger,
+  lazyChild,
+  redactUrl,
+  withCorrelation,
+  type Logger,
+  type LoggerOptions,
+} from './logger';
 export { createMetrics, HTTP_DURATION_BUCKETS, type Metrics, type MetricsOptions } from './metrics';
 export {
   CORRELATION_ID_HEADER,

@@ -1,4 +1,4 @@
-import { createLogger, redactUrl, withCorrelation } from './logger';
+import { createLogger, lazyChild, redactUrl, withCorrelation } from './logger';
 
 function captureLines() {
   const lines: Record<string, unknown>[] = [];
@@ -129,5 +129,45 @@ describe('redactUrl', () => {
     ['/jobs/42', '/jobs/42'],
   ])('turns %p into %p', (input, expected) => {
     expect(redactUrl(input)).toBe(expected);
+  });
+});
+
+describe('lazyChild', () => {
+  it('makes no child for a line of a level that is off, and writes an enabled line with its bindings', () => {
+    const { lines, destination } = captureLines();
+    const parent = createLogger({ service: 's', level: 'info', destination });
+    const makeChild = jest.spyOn(parent, 'child');
+    const log = lazyChild(parent, { messageId: 'm-1', password: 'hunter2' });
+
+    log.debug({ outcome: 'recorded' }, 'event handled');
+    log.trace('nor this');
+    expect(makeChild).not.toHaveBeenCalled();
+    expect(lines).toHaveLength(0);
+
+    log.info({ jobId: 'j-1' }, 'alert stored');
+    log.warn('twice');
+    expect(makeChild).toHaveBeenCalledTimes(1);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        messageId: 'm-1',
+        password: '[redacted]',
+        jobId: 'j-1',
+        msg: 'alert stored',
+      }),
+      expect.objectContaining({ messageId: 'm-1', level: 'warn', msg: 'twice' }),
+    ]);
+  });
+
+  it('is a whole logger: its own children and bindings carry what it was given', () => {
+    const { lines, destination } = captureLines();
+    const log = lazyChild(createLogger({ service: 's', level: 'debug', destination }), { queue: 'q' });
+
+    expect(log.bindings()).toMatchObject({ queue: 'q' });
+    expect(log.isLevelEnabled('debug')).toBe(true);
+    log.child({ attempt: 2 }).debug('retried');
+
+    expect(lines).toEqual([
+      expect.objectContaining({ queue: 'q', attempt: 2, level: 'debug', msg: 'retried' }),
+    ]);
   });
 });

@@ -98,6 +98,29 @@ export function createLogger(options: LoggerOptions): Logger {
   return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
 }
 
+const LEVEL_METHODS: ReadonlySet<string> = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
+const noop = (): void => undefined;
+
+/**
+ * `log.child(bindings)`, made only when a line is really written: a call of a level the parent has switched
+ * off (`ctx.log.debug(…)` at `info`) is a no-op that makes nothing, and anything else (an enabled level,
+ * `child`, `bindings()`, …) makes the child once and uses it. For a logger per message or request, which
+ * mostly never writes: a pino child redacts its bindings when it is made, which cost history-service ~6 % of
+ * its CPU per event when it was made eagerly.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  return new Proxy(parent, {
+    get(target, property) {
+      if (typeof property === 'string' && LEVEL_METHODS.has(property) && !target.isLevelEnabled(property))
+        return noop;
+      child ??= target.child(bindings);
+      const value: unknown = Reflect.get(child, property, child);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(child) : value;
+    },
+  });
+}
+
 /** A child logger whose every line carries `correlationId` (and `extra`, e.g. `{ jobId }`). */
 export function withCorrelation(
   log: Logger,
