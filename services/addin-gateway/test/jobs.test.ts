@@ -340,6 +340,39 @@ describe('POST /api/addin/jobs/{jobId}/complete', () => {
     expect((await gw.prisma.addinJob.findUniqueOrThrow({ where: { jobId } })).status).toBe('InProgress');
   });
 
+  it('completes a job it handed out in one statement, and decides on a read once the job changed hands', async () => {
+    const statements = jest.spyOn(gw.pool, 'query');
+    const onJobs = () =>
+      statements.mock.calls.filter(([sql]) => typeof sql === 'string' && sql.includes('addin_job')).length;
+    try {
+      const { jobId, dev } = await claimedJob();
+      statements.mockClear();
+      expect((await complete(jobId, dev, { resultStatus: 'completed', outputs })).status).toBe(200);
+      expect(onJobs()).toBe(1);
+
+      // Requeued and claimed by another workstation behind this replica's back (the sweeper and another
+      // replica): what this replica remembers of the job is stale.
+      const moved = await claimedJob();
+      await gw.pool.query(
+        `UPDATE addin_job SET claimed_by = 'WS-OTHER', attempt = attempt + 1 WHERE job_id = $1::uuid`,
+        [moved.jobId],
+      );
+      // The holder first: what this replica remembers says the job is someone else's, which must not refuse it.
+      const holder = await complete(moved.jobId, 'WS-OTHER', { resultStatus: 'failed', message: 'crashed' });
+      const stale = await complete(moved.jobId, moved.dev, { resultStatus: 'completed', outputs });
+
+      expect(holder.status).toBe(200);
+      expect([stale.status, stale.body.error?.code]).toEqual([409, 'result_conflict']);
+      expect(holder.body).toMatchObject({ status: 'Failed', claimedBy: 'WS-OTHER', attempt: 2 });
+      await gw.settle();
+      expect(gw.messagesOf(AddinJobResultCommand, moved.jobId).map((c) => c.payload)).toEqual([
+        expect.objectContaining({ attempt: 2, deviceId: 'WS-OTHER', resultStatus: 'failed' }),
+      ]);
+    } finally {
+      statements.mockRestore();
+    }
+  });
+
   it('refuses invalid bodies with 400 naming each bad field', async () => {
     const { jobId, dev } = await claimedJob();
     const cases: Array<[unknown, string[]]> = [

@@ -10,7 +10,7 @@ import type { Pool } from 'pg';
 import { conflict, notFound } from '@mcms/platform';
 import { canonicalResult, decideCompletion, resultHashOf, type CompletionBody } from '../domain/completion';
 import { decideExpiry, pendingCutoff, type ExpiryDecision, type ExpiryPolicy } from '../domain/expiry';
-import { heartbeatRefusal, leaseUntil, type Job, type JobStatus } from '../domain/job';
+import { heartbeatRefusal, holdsLease, leaseUntil, type Job, type JobStatus } from '../domain/job';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { jobExpired, jobQueued, jobResult, jobStarted } from './job-messages';
 import { jobFromRow, type JobRow } from './job-rows';
@@ -88,8 +88,22 @@ async function changeWithMessage(
   return rows[0];
 }
 
+/**
+ * Jobs this replica handed out and not yet saw completed, as `claimNext` returned them, at most this many
+ * (the oldest is forgotten first): there are about as many as add-ins at work, and a forgotten one only costs
+ * its completion the read it would have made anyway.
+ */
+const HANDED_OUT_MAX = 2_000;
+
 /** The {@link JobStore} on the gateway's Prisma client. */
 export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
+  // See `complete`: what a job was when this replica handed it out spares its completion a read.
+  const handedOut = new Map<string, Job>();
+  const rememberHandedOut = (job: Job): void => {
+    handedOut.delete(job.jobId);
+    handedOut.set(job.jobId, job);
+    if (handedOut.size > HANDED_OUT_MAX) handedOut.delete(handedOut.keys().next().value as string);
+  };
   const transaction = <T>(fn: (tx: Tx) => Promise<T>) => prisma.$transaction(fn, TX_OPTIONS);
   const emit = (tx: Tx, messages: OutgoingMessage[]) => enqueueOutbox(fromPrismaTx(tx), messages);
   const find = async (jobId: string): Promise<Job | undefined> => {
@@ -152,6 +166,10 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
         const job = jobFromRow(row);
         await enqueueOutbox(fromPgClient(client), [jobStarted(job, now)]);
         return job;
+      }).then((job) => {
+        // Remembered once committed: a claim that rolled back handed nothing out.
+        if (job !== undefined) rememberHandedOut(job);
+        return job;
       }),
 
     async extendLease(jobId, deviceId, now, leaseMs) {
@@ -174,15 +192,28 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
     async complete(jobId, deviceId, body, now) {
       const result = canonicalResult(body);
       const hash = resultHashOf(result);
-      // The add-ins' hot path, on plain pg in two round trips (Prisma's interactive transaction took five and
-      // about a fifth of the gateway's CPU): read the job, decide, then one statement that changes the job and
-      // writes its result command to the outbox together. The statement only matches the state the decision
-      // was made on (InProgress, held by this device, same attempt; routing and correlation never change), so
-      // a job that changed in between (lease expired, requeued) is read and decided again.
+      // The add-ins' hot path, on plain pg: decide on the job as it is, then one statement that changes the job
+      // and writes its result command to the outbox together. The statement only matches the state the
+      // decision was made on (InProgress, held by this device, same attempt; routing and correlation never
+      // change), so a job that changed in between (lease expired, requeued, reclaimed) is read and decided
+      // again. The first decision is made on the job as this replica handed it out, when it did: then the
+      // completion is one round trip instead of two (a read, and Prisma's interactive transaction before it,
+      // took five and about a fifth of the gateway's CPU). Only a finish is decided on that memory — a stale
+      // one is then harmless, because PostgreSQL checks the statement's condition under the row lock and a
+      // mismatch falls back to reading the job; a refusal or a replay is always decided on a read.
+      let remembered = handedOut.get(jobId);
+      handedOut.delete(jobId);
       for (let attempt = 0; ; attempt += 1) {
-        const read = await pool.query<JobRow>('SELECT * FROM addin_job WHERE job_id = $1::uuid', [jobId]);
-        if (read.rows[0] === undefined) throw notFound(`job ${jobId}`);
-        const current = jobFromRow(read.rows[0]);
+        let current: Job;
+        if (remembered !== undefined && holdsLease(remembered, deviceId)) {
+          current = remembered;
+          remembered = undefined;
+        } else {
+          remembered = undefined;
+          const read = await pool.query<JobRow>('SELECT * FROM addin_job WHERE job_id = $1::uuid', [jobId]);
+          if (read.rows[0] === undefined) throw notFound(`job ${jobId}`);
+          current = jobFromRow(read.rows[0]);
+        }
         // A refusal or a replay read from a snapshot is as true as one read under a lock: final states are final.
         const decision = decideCompletion(current, deviceId, { resultStatus: result.resultStatus, hash });
         if (decision.kind === 'refuse') throw conflict(decision.code, decision.message);
@@ -223,7 +254,7 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
         if (updated !== undefined) return { job: jobFromRow(updated), replayed: false };
         // Changed between the read and the write: decide again on the new state (it can change only a few
         // times: requeue, claim, completion).
-        if (attempt >= 5) throw conflict('job_changed', `job ${jobId} kept changing during its completion`);
+        if (attempt >= 6) throw conflict('job_changed', `job ${jobId} kept changing during its completion`);
       }
     },
 

@@ -67,6 +67,8 @@ export interface GatewayHarness {
   app: Gateway;
   baseUrl: string;
   prisma: PrismaClient;
+  /** The service's pg pool (its hot paths and the outbox relay). */
+  pool: Pool;
   schema: string;
   prefix: string;
   broker: Broker;
@@ -253,6 +255,7 @@ async function start(
     app,
     baseUrl,
     prisma,
+    pool,
     schema,
     prefix,
     broker,
