@@ -18,6 +18,12 @@ export interface OutboxRelayOptions {
   metrics?: Metrics;
   /** Rows per transaction, published concurrently; default 500. */
   batchSize?: number;
+  /**
+   * How long a busy relay waits before a pass that follows straight on the one before (rows arrived while it
+   * ran), so that the next transaction carries more rows; default 5 ms. The first pass after a quiet spell
+   * starts at once. 0 turns it off.
+   */
+  lingerMs?: number;
   /** A pass runs at least this often even without a NOTIFY; default 1,000 ms. */
   fallbackPollMs?: number;
   /** Cap of the exponential backoff after failures (relay-wide and per unroutable row); default 30,000 ms. */
@@ -57,6 +63,11 @@ interface BatchResult {
   /** A failure that should pause the whole relay (broker down, database error). */
   failure?: unknown;
 }
+
+/** {@link OutboxRelayOptions.lingerMs}: a few milliseconds on the alert's way, for two to five times fewer passes. */
+const DEFAULT_LINGER_MS = 5;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** How often a busy relay measures `mcms_outbox_lag_seconds` at most (Prometheus scrapes every 15 s or so). */
 const LAG_REFRESH_MS = 1_000;
@@ -115,10 +126,13 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   const fallbackPollMs = options.fallbackPollMs ?? 1_000;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+  const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
   for (const [name, value] of Object.entries({ batchSize, fallbackPollMs, maxBackoffMs, stopTimeoutMs })) {
     if (!Number.isInteger(value) || value <= 0)
       throw new Error(`outbox relay ${name} must be a positive integer, got ${value}`);
   }
+  if (!Number.isInteger(lingerMs) || lingerMs < 0)
+    throw new Error(`outbox relay lingerMs must be a whole number of milliseconds, got ${lingerMs}`);
   const channel = `mcms_outbox_${schema}`;
   if (Buffer.byteLength(channel) > 63) {
     // PostgreSQL truncates identifiers at 63 bytes; LISTEN would silently wait on another channel.
@@ -166,7 +180,14 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   }
 
   async function runPasses(): Promise<void> {
+    let first = true;
     do {
+      // A pass straight after another one (the outbox filled while it ran) waits a moment for more rows: under
+      // load a pass carried one or two rows, and each pass is a transaction of four round trips. Callers of
+      // drained() are not kept waiting.
+      if (!first && lingerMs > 0 && waiters.length === 0) await delay(lingerMs);
+      first = false;
+      if (stopped) return;
       dirty = false;
       const { failure, empty } = await pass();
       await updateLag(empty);

@@ -1,9 +1,11 @@
+import { pgPoolConfig } from '@mcms/db';
+import { Pool } from 'pg';
 import { createLogger, createMetrics, unavailable, type Logger, type Metrics } from '@mcms/platform';
 import { enqueueOutbox, fromPgClient, withPgTransaction } from '../src/outbox';
 import { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from '../src/outbox-relay';
 import type { OutgoingMessage, Publisher } from '../src/types';
 import { openOutboxTestBroker, testMessage, type OutboxTestBroker } from './support/outbox-broker';
-import { createTestSchema, eventually, type TestSchema } from './support/pg-schema';
+import { createTestSchema, eventually, TEST_DATABASE_URL, type TestSchema } from './support/pg-schema';
 
 let db: TestSchema;
 let broker: OutboxTestBroker;
@@ -139,6 +141,45 @@ describe('startOutboxRelay', () => {
     gate[0]?.();
 
     await broker.waitFor([first.envelope.messageId, second.envelope.messageId], 5_000);
+  });
+
+  it('waits a moment before a pass that follows straight on another, so that it carries the rows committed meanwhile', async () => {
+    const gate: Array<() => void> = [];
+    let gated = true;
+    const publisher: Publisher = {
+      publish: async (message) => {
+        if (gated) await new Promise<void>((resolve) => gate.push(resolve));
+        return broker.publisher.publish(message);
+      },
+    };
+    // The relay on a pool of its own, so that its passes (one connection each) can be counted.
+    const relayPool = new Pool({
+      ...pgPoolConfig({ databaseUrl: TEST_DATABASE_URL, schema: db.schema }),
+      max: 2,
+    });
+    try {
+      const passes = jest.spyOn(relayPool, 'connect');
+      await start({ pool: relayPool, publisher, fallbackPollMs: 60_000, lingerMs: 1_000 });
+      const first = testMessage(1);
+      await enqueue([first]);
+      await eventually(async () => (gate.length === 1 ? true : undefined), 'the first pass to publish');
+      const passesBefore = passes.mock.calls.length;
+      const second = testMessage(2);
+      await enqueue([second]); // notified while the first pass waits for the broker
+      gated = false;
+      gate[0]?.();
+      await broker.waitFor([first.envelope.messageId], 5_000);
+      // Committed one by one after the first pass: each NOTIFY finds the relay lingering.
+      const later = [3, 4, 5, 6].map((n) => testMessage(n));
+      for (const message of later) await enqueue([message]);
+
+      await broker.waitFor(ids([second, ...later]), 5_000);
+      expect(passes.mock.calls.length - passesBefore).toBe(1);
+    } finally {
+      await Promise.all(relays.map((relay) => relay.stop()));
+      relays = [];
+      await relayPool.end();
+    }
   });
 
   it('publishes nothing for a state change that rolled back', async () => {
