@@ -35,3 +35,4 @@ export {
   type ServicePrismaPaths,
 } from './service-databases';
 export { listenForNotifications, type Listening, type ListenOptions } from './listen';
+export { prepared } from './prepared';

@@ -1,6 +1,6 @@
 import type { ExchangeName, UnknownEnvelope } from '@mcms/contracts';
 import { isAppError, type Logger, type Metrics } from '@mcms/platform';
-import { listenForNotifications } from '@mcms/db';
+import { listenForNotifications, prepared } from '@mcms/db';
 import type { ClientConfig, Pool } from 'pg';
 import { withPgTransaction } from './outbox';
 import type { Publisher } from './types';
@@ -66,6 +66,14 @@ interface BatchResult {
 
 /** {@link OutboxRelayOptions.lingerMs}: a few milliseconds on the alert's way, for two to five times fewer passes. */
 const DEFAULT_LINGER_MS = 5;
+
+// The relay's statements, prepared (one pass runs them all): the batch in relay order, the same past parked rows,
+// and the delete of what the broker confirmed.
+const SELECT_BATCH_SQL = `SELECT id, message_id, exchange, routing_key, envelope FROM outbox_message
+  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`;
+const SELECT_BATCH_SKIPPING_SQL = `SELECT id, message_id, exchange, routing_key, envelope FROM outbox_message
+  WHERE id <> ALL($2::bigint[]) ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`;
+const DELETE_SQL = 'DELETE FROM outbox_message WHERE id = ANY($1::bigint[])';
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -245,10 +253,9 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       const now = Date.now();
       const skip = [...parked].filter(([, p]) => p.until > now).map(([id]) => id);
       const { rows } = await client.query<OutboxRow>(
-        `SELECT id, message_id, exchange, routing_key, envelope FROM outbox_message
-         ${skip.length > 0 ? 'WHERE id <> ALL($2::bigint[])' : ''}
-         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        skip.length > 0 ? [batchSize, skip] : [batchSize],
+        skip.length > 0
+          ? { ...prepared(SELECT_BATCH_SKIPPING_SQL), values: [batchSize, skip] }
+          : { ...prepared(SELECT_BATCH_SQL), values: [batchSize] },
       );
       const full = rows.length === batchSize;
       if (!full) forgetVanishedParkedRows(rows, now);
@@ -279,7 +286,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       });
       // Confirmed rows are deleted even when others failed: keeping them would only publish them twice.
       if (confirmed.length > 0) {
-        await client.query('DELETE FROM outbox_message WHERE id = ANY($1::bigint[])', [confirmed]);
+        await client.query({ ...prepared(DELETE_SQL), values: [confirmed] });
       }
       return {
         count: rows.length,

@@ -342,8 +342,10 @@ describe('POST /api/addin/jobs/{jobId}/complete', () => {
 
   it('completes a job it handed out in one statement, and decides on a read once the job changed hands', async () => {
     const statements = jest.spyOn(gw.pool, 'query');
+    const textOf = (query: unknown) =>
+      typeof query === 'string' ? query : String((query as { text?: unknown } | undefined)?.text ?? '');
     const onJobs = () =>
-      statements.mock.calls.filter(([sql]) => typeof sql === 'string' && sql.includes('addin_job')).length;
+      statements.mock.calls.filter(([query]) => textOf(query).includes('addin_job')).length;
     try {
       const { jobId, dev } = await claimedJob();
       statements.mockClear();

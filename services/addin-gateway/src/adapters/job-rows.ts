@@ -28,6 +28,12 @@ export interface JobRow {
   updated_at: Date;
 }
 
+/** Every column of {@link JobRow}, for statements that name what they return (prepared ones must). */
+export const JOB_COLUMNS =
+  'job_id, routing_id, routing_code, item_code, revision_code, cam_revision, parameters, status, attempt, ' +
+  'created_at, pending_since, started_at, completed_at, lease_expires_at, claimed_by, result_status, message, ' +
+  'outputs, result_hash, requested_by, correlation_id, updated_at';
+
 const STATUSES: readonly string[] = ['Pending', 'InProgress', 'Completed', 'Failed'] satisfies JobStatus[];
 const RESULT_STATUSES: readonly string[] = ['completed', 'failed'] satisfies ResultStatus[];
 

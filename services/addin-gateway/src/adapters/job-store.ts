@@ -1,5 +1,6 @@
 import type { EspritGenerationCommand } from '@mcms/contracts';
 import { enqueueOutbox, fromPrismaTx, type OutgoingMessage } from '@mcms/messaging';
+import { prepared } from '@mcms/db';
 import type { Pool } from 'pg';
 import { conflict, notFound } from '@mcms/platform';
 import { canonicalResult, decideCompletion, resultHashOf, type CompletionBody } from '../domain/completion';
@@ -7,7 +8,7 @@ import { decideExpiry, pendingCutoff, type ExpiryDecision, type ExpiryPolicy } f
 import { heartbeatRefusal, holdsLease, leaseUntil, type Job, type JobStatus } from '../domain/job';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { jobExpired, jobQueued, jobResult, jobStarted } from './job-messages';
-import { jobFromRow, type JobRow } from './job-rows';
+import { JOB_COLUMNS, jobFromRow, type JobRow } from './job-rows';
 
 type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
@@ -52,7 +53,7 @@ export interface JobPosition {
 }
 
 /**
- * Runs `change` — one data-modifying statement on `addin_job` ending in `RETURNING *`, with `params` as $1…$n —
+ * Runs `change` — one data-modifying statement on `addin_job` (its RETURNING is added), with `params` as $1…$n —
  * and writes `message` to the outbox only if it changed a row, in one statement: data-modifying CTEs run to
  * completion together, so the job and its outbox row commit together (the INSERT is enqueueOutbox's, for one
  * message; the table's trigger NOTIFYs the relay). The changed row, or undefined.
@@ -64,21 +65,23 @@ async function changeWithMessage(
   message: OutgoingMessage,
 ): Promise<JobRow | undefined> {
   const n = params.length;
-  const { rows } = await pool.query<JobRow>(
-    `WITH changed AS (${change}), queued AS (
-       INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
-       SELECT $${n + 1}::uuid, $${n + 2}, $${n + 3}, $${n + 4}::jsonb FROM changed
-       RETURNING 1
-     )
-     SELECT * FROM changed`,
-    [
+  const { rows } = await pool.query<JobRow>({
+    ...prepared(
+      `WITH changed AS (${change} RETURNING ${JOB_COLUMNS}), queued AS (
+         INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
+         SELECT $${n + 1}::uuid, $${n + 2}, $${n + 3}, $${n + 4}::jsonb FROM changed
+         RETURNING 1
+       )
+       SELECT ${JOB_COLUMNS} FROM changed`,
+    ),
+    values: [
       ...params,
       message.envelope.messageId,
       message.exchange,
       message.routingKey,
       JSON.stringify(message.envelope),
     ],
-  );
+  });
   return rows[0];
 }
 
@@ -92,6 +95,31 @@ const HANDED_OUT_MAX = 2_000;
 /** Pending jobs one claim reads to choose from, and how often it reads again when others took them all. */
 const CLAIM_CANDIDATES = 4;
 const CLAIM_ROUNDS = 10;
+
+const READ_JOB_SQL = `SELECT ${JOB_COLUMNS} FROM addin_job WHERE job_id = $1::uuid`;
+const CLAIM_CANDIDATES_SQL = `SELECT ${JOB_COLUMNS} FROM addin_job WHERE status = 'Pending'
+  ORDER BY created_at, job_id LIMIT ${CLAIM_CANDIDATES}`;
+// $4: the candidates with their prepared events, $5 their ids (looked up by primary key, so a long queue of
+// Pending jobs is not scanned). The oldest candidate still Pending at the attempt read, and not locked by
+// another claim in flight, is taken, and its own event goes to the outbox in the same statement.
+const CLAIM_SQL = `WITH candidate AS (
+    SELECT job_id, attempt, message_id, envelope, exchange, routing_key FROM jsonb_to_recordset($4::jsonb)
+      AS c(job_id uuid, attempt int, message_id uuid, envelope jsonb, exchange text, routing_key text)
+  ), changed AS (
+    UPDATE addin_job
+    SET status = 'InProgress', claimed_by = $1, started_at = $2, lease_expires_at = $3, updated_at = $2
+    WHERE job_id = (
+      SELECT j.job_id FROM addin_job j
+      WHERE j.job_id = ANY($5::uuid[]) AND j.status = 'Pending'
+        AND j.attempt = (SELECT c.attempt FROM candidate c WHERE c.job_id = j.job_id)
+      ORDER BY j.created_at, j.job_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING ${JOB_COLUMNS}
+  ), queued AS (
+    INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
+    SELECT c.message_id, c.exchange, c.routing_key, c.envelope FROM changed JOIN candidate c USING (job_id)
+    RETURNING 1
+  )
+  SELECT ${JOB_COLUMNS} FROM changed`;
 
 /** The {@link JobStore} on the gateway's Prisma client. */
 export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
@@ -127,8 +155,7 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
         `INSERT INTO addin_job (job_id, routing_id, routing_code, item_code, revision_code, cam_revision,
            parameters, status, attempt, created_at, pending_since, requested_by, correlation_id, updated_at)
          VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7::jsonb, 'Pending', 1, $8, $8, $9, $10, $8)
-         ON CONFLICT (job_id) DO NOTHING
-         RETURNING *`,
+         ON CONFLICT (job_id) DO NOTHING`,
         [
           p.jobId,
           p.routingId,
@@ -155,9 +182,7 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
     async claimNext(deviceId, now, leaseMs) {
       const leaseExpiresAt = leaseUntil(now, leaseMs);
       for (let round = 0; round < CLAIM_ROUNDS; round += 1) {
-        const { rows: pending } = await pool.query<JobRow>(
-          `SELECT * FROM addin_job WHERE status = 'Pending' ORDER BY created_at, job_id LIMIT ${CLAIM_CANDIDATES}`,
-        );
+        const { rows: pending } = await pool.query<JobRow>(prepared(CLAIM_CANDIDATES_SQL));
         if (pending.length === 0) return undefined;
         const candidates = pending.map((row) => {
           const job = jobFromRow(row);
@@ -181,26 +206,16 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
             routing_key: started.routingKey,
           };
         });
-        const { rows } = await pool.query<JobRow>(
-          `WITH candidate AS (
-             SELECT * FROM jsonb_to_recordset($4::jsonb)
-               AS c(job_id uuid, attempt int, message_id uuid, envelope jsonb, exchange text, routing_key text)
-           ), changed AS (
-             UPDATE addin_job
-             SET status = 'InProgress', claimed_by = $1, started_at = $2, lease_expires_at = $3, updated_at = $2
-             WHERE job_id = (
-               SELECT j.job_id FROM addin_job j JOIN candidate c ON c.job_id = j.job_id AND c.attempt = j.attempt
-               WHERE j.status = 'Pending'
-               ORDER BY j.created_at, j.job_id LIMIT 1 FOR UPDATE OF j SKIP LOCKED)
-             RETURNING *
-           ), queued AS (
-             INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
-             SELECT c.message_id, c.exchange, c.routing_key, c.envelope FROM changed JOIN candidate c USING (job_id)
-             RETURNING 1
-           )
-           SELECT * FROM changed`,
-          [deviceId, now, leaseExpiresAt, JSON.stringify(candidates)],
-        );
+        const { rows } = await pool.query<JobRow>({
+          ...prepared(CLAIM_SQL),
+          values: [
+            deviceId,
+            now,
+            leaseExpiresAt,
+            JSON.stringify(candidates),
+            candidates.map((c) => c.job_id),
+          ],
+        });
         if (rows[0] !== undefined) {
           const job = jobFromRow(rows[0]);
           rememberHandedOut(job);
@@ -249,7 +264,7 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
           remembered = undefined;
         } else {
           remembered = undefined;
-          const read = await pool.query<JobRow>('SELECT * FROM addin_job WHERE job_id = $1::uuid', [jobId]);
+          const read = await pool.query<JobRow>({ ...prepared(READ_JOB_SQL), values: [jobId] });
           if (read.rows[0] === undefined) throw notFound(`job ${jobId}`);
           current = jobFromRow(read.rows[0]);
         }
@@ -275,8 +290,7 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
           `UPDATE addin_job
            SET status = $1, completed_at = $2, result_status = $3, message = $4, outputs = $5::jsonb,
              result_hash = $6, lease_expires_at = NULL, updated_at = $2
-           WHERE job_id = $7::uuid AND status = 'InProgress' AND claimed_by = $8 AND attempt = $9
-           RETURNING *`,
+           WHERE job_id = $7::uuid AND status = 'InProgress' AND claimed_by = $8 AND attempt = $9`,
           [
             finished.status,
             now,

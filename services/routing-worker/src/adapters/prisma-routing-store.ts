@@ -1,4 +1,5 @@
 import { enqueueOutbox, fromPgClient, withInboxPg, withPgTransaction } from '@mcms/messaging';
+import { prepared } from '@mcms/db';
 import type { Pool, PoolClient } from 'pg';
 import { conflict, validationFailed } from '@mcms/platform';
 import type {
@@ -68,7 +69,7 @@ export function createPrismaRoutingStore(prisma: PrismaClient, pool: Pool): Rout
 
     async resultContexts(consumer, lookups) {
       // One statement for the whole batch instead of three Prisma queries per result command.
-      const { rows } = await pool.query<ContextSqlRow>(RESULT_CONTEXTS_SQL, [
+      const { rows } = await pool.query<ContextSqlRow>(prepared(RESULT_CONTEXTS_SQL), [
         consumer,
         lookups.map((lookup) => lookup.messageId),
         lookups.map((lookup) => lookup.routingId),
@@ -197,13 +198,16 @@ const recordParams = (g: GenerationRecord): unknown[] => [
 function pgBatchOf(client: PoolClient): BatchTransaction {
   return {
     async claimInbox(consumer, messageIds) {
-      const { rows } = await client.query<{ message_id: string }>(CLAIM_INBOX_SQL, [consumer, messageIds]);
+      const { rows } = await client.query<{ message_id: string }>(prepared(CLAIM_INBOX_SQL), [
+        consumer,
+        messageIds,
+      ]);
       return new Set(rows.map((row) => row.message_id));
     },
 
     async lockRoutings(ids) {
       if (ids.length === 0) return new Map();
-      const { rows } = await client.query<RoutingSqlRow>(LOCK_ROUTINGS_SQL, [ids]);
+      const { rows } = await client.query<RoutingSqlRow>(prepared(LOCK_ROUTINGS_SQL), [ids]);
       return new Map(rows.map((row) => [row.id, fromSqlRow(row)]));
     },
 
@@ -218,7 +222,7 @@ function pgBatchOf(client: PoolClient): BatchTransaction {
 
     async updateRoutings(routings) {
       if (routings.length === 0) return;
-      await client.query(UPDATE_ROUTINGS_SQL, columnsOf(routings, routingParams));
+      await client.query(prepared(UPDATE_ROUTINGS_SQL), columnsOf(routings, routingParams));
     },
 
     notifications: createOutboxNotificationSink(fromPgClient(client)),
