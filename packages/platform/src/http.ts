@@ -23,7 +23,7 @@ import {
   unsupportedMediaType,
 } from './errors';
 import { applyHttpSecurity, type HttpSecurityOptions } from './http-security';
-import { redactUrl, withCorrelation, type Logger } from './logger';
+import { lazyChild, redactUrl, type Logger } from './logger';
 import type { Metrics } from './metrics';
 
 declare global {
@@ -95,7 +95,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
     const incoming = req.get(CORRELATION_ID_HEADER);
     req.correlationId =
       incoming !== undefined && VALID_CORRELATION_ID.test(incoming) ? incoming : randomUUID();
-    req.log = withCorrelation(log, req.correlationId);
+    // Made when the request really logs (most answer without a line at an enabled level): see lazyChild.
+    req.log = lazyChild(log, { correlationId: req.correlationId });
     res.setHeader(CORRELATION_ID_HEADER, req.correlationId);
     observeRequest(req, res, metrics);
     next();

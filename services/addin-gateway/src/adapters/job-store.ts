@@ -1,5 +1,11 @@
 import type { EspritGenerationCommand } from '@mcms/contracts';
-import { enqueueOutbox, fromPrismaTx, type OutgoingMessage } from '@mcms/messaging';
+import {
+  enqueueOutbox,
+  fromPgClient,
+  fromPrismaTx,
+  withPgTransaction,
+  type OutgoingMessage,
+} from '@mcms/messaging';
 import { prepared } from '@mcms/db';
 import type { Pool } from 'pg';
 import { conflict, notFound } from '@mcms/platform';
@@ -92,34 +98,14 @@ async function changeWithMessage(
  */
 const HANDED_OUT_MAX = 2_000;
 
-/** Pending jobs one claim reads to choose from, and how often it reads again when others took them all. */
-const CLAIM_CANDIDATES = 4;
-const CLAIM_ROUNDS = 10;
-
 const READ_JOB_SQL = `SELECT ${JOB_COLUMNS} FROM addin_job WHERE job_id = $1::uuid`;
-const CLAIM_CANDIDATES_SQL = `SELECT ${JOB_COLUMNS} FROM addin_job WHERE status = 'Pending'
-  ORDER BY created_at, job_id LIMIT ${CLAIM_CANDIDATES}`;
-// $4: the candidates with their prepared events, $5 their ids (looked up by primary key, so a long queue of
-// Pending jobs is not scanned). The oldest candidate still Pending at the attempt read, and not locked by
-// another claim in flight, is taken, and its own event goes to the outbox in the same statement.
-const CLAIM_SQL = `WITH candidate AS (
-    SELECT job_id, attempt, message_id, envelope, exchange, routing_key FROM jsonb_to_recordset($4::jsonb)
-      AS c(job_id uuid, attempt int, message_id uuid, envelope jsonb, exchange text, routing_key text)
-  ), changed AS (
-    UPDATE addin_job
-    SET status = 'InProgress', claimed_by = $1, started_at = $2, lease_expires_at = $3, updated_at = $2
-    WHERE job_id = (
-      SELECT j.job_id FROM addin_job j
-      WHERE j.job_id = ANY($5::uuid[]) AND j.status = 'Pending'
-        AND j.attempt = (SELECT c.attempt FROM candidate c WHERE c.job_id = j.job_id)
-      ORDER BY j.created_at, j.job_id LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING ${JOB_COLUMNS}
-  ), queued AS (
-    INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
-    SELECT c.message_id, c.exchange, c.routing_key, c.envelope FROM changed JOIN candidate c USING (job_id)
-    RETURNING 1
-  )
-  SELECT ${JOB_COLUMNS} FROM changed`;
+// The oldest Pending job nobody else is claiming right now (SKIP LOCKED), for $1 until $3.
+const CLAIM_SQL = `UPDATE addin_job
+  SET status = 'InProgress', claimed_by = $1, started_at = $2, lease_expires_at = $3, updated_at = $2
+  WHERE job_id = (
+    SELECT job_id FROM addin_job WHERE status = 'Pending'
+    ORDER BY created_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+  RETURNING ${JOB_COLUMNS}`;
 
 /** The {@link JobStore} on the gateway's Prisma client. */
 export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
@@ -173,58 +159,25 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
       return row === undefined ? undefined : jobFromRow(row);
     },
 
-    // Plain pg, in as few round trips as a claim allows: read the oldest few Pending jobs without a lock, build
-    // each one's `addin-job.started` as it would be if this device took it, then one statement that takes the
-    // oldest of them nobody else holds or took meanwhile (same attempt, `SKIP LOCKED`) and writes that job's
-    // event to the outbox. Two round trips for a hand-out and one when nothing is Pending, where a transaction
-    // (BEGIN, UPDATE … SKIP LOCKED, outbox INSERT, COMMIT) took four and three: every long poll starts with a
-    // claim. When others took every candidate, it reads again; each round at least one of them was handed out.
-    async claimNext(deviceId, now, leaseMs) {
-      const leaseExpiresAt = leaseUntil(now, leaseMs);
-      for (let round = 0; round < CLAIM_ROUNDS; round += 1) {
-        const { rows: pending } = await pool.query<JobRow>(prepared(CLAIM_CANDIDATES_SQL));
-        if (pending.length === 0) return undefined;
-        const candidates = pending.map((row) => {
-          const job = jobFromRow(row);
-          const started = jobStarted(
-            {
-              ...job,
-              status: 'InProgress',
-              claimedBy: deviceId,
-              startedAt: now,
-              leaseExpiresAt,
-              updatedAt: now,
-            },
-            now,
-          );
-          return {
-            job_id: job.jobId,
-            attempt: job.attempt,
-            message_id: started.envelope.messageId,
-            envelope: started.envelope,
-            exchange: started.exchange,
-            routing_key: started.routingKey,
-          };
-        });
-        const { rows } = await pool.query<JobRow>({
+    // Plain pg, like `complete`: every hand-out runs this, and Prisma's interactive transaction cost more CPU
+    // than the statements. A transaction, because the started event is built from the row the UPDATE picks
+    // (see decision 0013 for the one-statement claim that was tried and why it lost under contention).
+    claimNext: (deviceId, now, leaseMs) =>
+      withPgTransaction(pool, async (client) => {
+        const { rows } = await client.query<JobRow>({
           ...prepared(CLAIM_SQL),
-          values: [
-            deviceId,
-            now,
-            leaseExpiresAt,
-            JSON.stringify(candidates),
-            candidates.map((c) => c.job_id),
-          ],
+          values: [deviceId, now, leaseUntil(now, leaseMs)],
         });
-        if (rows[0] !== undefined) {
-          const job = jobFromRow(rows[0]);
-          rememberHandedOut(job);
-          return job;
-        }
-      }
-      // Others kept taking what this caller saw: answer "nothing now"; a long poll waits for the next wake.
-      return undefined;
-    },
+        const row = rows[0];
+        if (row === undefined) return undefined;
+        const job = jobFromRow(row);
+        await enqueueOutbox(fromPgClient(client), [jobStarted(job, now)]);
+        return job;
+      }).then((job) => {
+        // Remembered once committed: a claim that rolled back handed nothing out.
+        if (job !== undefined) rememberHandedOut(job);
+        return job;
+      }),
 
     async extendLease(jobId, deviceId, now, leaseMs) {
       // The hot path is one conditional statement (the condition is `holdsLease`); only a refusal reads the job.
