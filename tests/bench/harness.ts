@@ -464,7 +464,7 @@ export function toMarkdown(r: BenchReport): string {
   ];
   for (const l of r.lifecycle) {
     rows.push([
-      `lifecycle at ${l.targetRate}/s (${l.jobs} jobs)`,
+      `lifecycle at ${l.targetRate}/s (${l.jobs} jobs, ${l.addins} add-ins)`,
       `${l.held ? 'held' : '**NOT held**'}: ${l.achievedRate}/s`,
       `${l.verdict}; drain ${l.drainSeconds} s; backlog ${l.backlog.first}→${l.backlog.last} (max ${l.backlog.max})`,
     ]);

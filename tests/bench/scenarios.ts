@@ -69,6 +69,8 @@ export interface CompletionResult {
 export interface LifecycleResult {
   targetRate: number;
   jobs: number;
+  /** Simulated add-ins taking the jobs: {@link lifecycleAddins}. */
+  addins: number;
   /** Approvals sent a second (the schedule's own ability to keep up). */
   approveRate: number;
   /**
@@ -234,8 +236,25 @@ async function approve(ctx: ScenarioContext, routingId: string, shed = { count: 
   }
 }
 
-function addinClients(ctx: ScenarioContext, label: string): AddinClient[] {
-  return Array.from({ length: ctx.addins }, (_, i) =>
+/**
+ * How long one simulated workstation needs per job at best in the lifecycle, in seconds: `next` (the claim),
+ * three files written and hashed, `/complete`, each a few tens of milliseconds on a loaded machine. A fleet of
+ * K add-ins can take at most about K / this many jobs a second however fast the system is.
+ */
+const ADDIN_CYCLE_SECONDS = 0.5;
+
+/**
+ * The add-ins of a lifecycle at `rate` jobs/s: at least `--addins`, and enough that the fleet's own closed loop
+ * (K add-ins, one job at a time each) is not what caps the rate — 50 at 100/s, 250 at 500/s. With 32 at
+ * every rate, 100/s was held or not depending on the add-ins' round-trip times, not on the system's
+ * throughput. A plant taking 500 jobs a second would have far more workstations than that.
+ */
+export function lifecycleAddins(rate: number, addins: number): number {
+  return Math.max(addins, Math.ceil(rate * ADDIN_CYCLE_SECONDS));
+}
+
+function addinClients(ctx: ScenarioContext, label: string, count = ctx.addins): AddinClient[] {
+  return Array.from({ length: count }, (_, i) =>
     createAddinClient({
       fetch: ctx.http.fetch,
       baseUrl: ctx.system.urls['addin-gateway'],
@@ -551,7 +570,8 @@ export async function lifecycleAtRate(
   const failed = new Set<string>();
   const clock = await connectAlertClock(ctx.system, ctx.tokens.viewer);
   const depths = await queueDepths(ctx.system);
-  const clients = addinClients(ctx, 'LIFE');
+  const addins = lifecycleAddins(rate, ctx.addins);
+  const clients = addinClients(ctx, 'LIFE', addins);
   let stopping = false;
   try {
     ctx.profile?.start(`lifecycle-${rate}`);
@@ -683,6 +703,7 @@ export async function lifecycleAtRate(
     return {
       targetRate: rate,
       jobs: n,
+      addins,
       approveRate: round(approveRate),
       achievedRate: round(achievedRate),
       drainSeconds: round(((drained ? lastAlert : performance.now()) - lastSent) / 1000, 2),

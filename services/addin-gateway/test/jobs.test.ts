@@ -10,6 +10,7 @@ import {
   openApiFor,
 } from '@mcms/contracts';
 import { outgoing } from '@mcms/messaging';
+import { createJobStore } from '../src/adapters/job-store';
 import { startGateway, waitFor, type GatewayHarness } from './support/gateway';
 
 const SHA_A = 'a'.repeat(64);
@@ -370,6 +371,38 @@ describe('POST /api/addin/jobs/{jobId}/complete', () => {
       expect(gw.messagesOf(AddinJobResultCommand, moved.jobId).map((c) => c.payload)).toEqual([
         expect.objectContaining({ attempt: 2, deviceId: 'WS-OTHER', resultStatus: 'failed' }),
       ]);
+    } finally {
+      statements.mockRestore();
+    }
+  });
+
+  it('finishes completions that arrive together in one statement, each job once with its own command', async () => {
+    const store = createJobStore(gw.prisma, gw.pool);
+    const dev = device();
+    const jobIds: string[] = [];
+    for (let i = 0; i < 20; i += 1) jobIds.push(await gw.queueJob());
+    for (const _ of jobIds) expect(await store.claimNext(dev, gw.now(), 600_000)).toBeDefined();
+    const statements = jest.spyOn(gw.pool, 'query');
+    try {
+      const body = { resultStatus: 'completed' as const, outputs };
+      // One tick: twenty completions, and the first one sent twice (an add-in that retried at once).
+      const results = await Promise.all(
+        [...jobIds, jobIds[0]!].map((jobId) => store.complete(jobId, dev, body, gw.now())),
+      );
+
+      const finishes = statements.mock.calls.filter(([query]) =>
+        String((query as { text?: unknown }).text ?? query).includes('jsonb_to_recordset'),
+      );
+      // The twenty together. The repeat had to read the job first: it found it finished (a replay, no statement)
+      // or, read before the twenty committed, sent a finish of its own that matched nothing.
+      const records = finishes.map(
+        ([query]) => (JSON.parse((query as unknown as { values: string[] }).values[0]!) as unknown[]).length,
+      );
+      expect([[20], [20, 1]]).toContainEqual(records);
+      expect(results.map((r) => r.job.status)).toEqual(Array(21).fill('Completed'));
+      expect(results.filter((r) => r.replayed).map((r) => r.job.jobId)).toEqual([jobIds[0]]);
+      await gw.settle();
+      for (const jobId of jobIds) expect(gw.messagesOf(AddinJobResultCommand, jobId)).toHaveLength(1);
     } finally {
       statements.mockRestore();
     }

@@ -1,5 +1,6 @@
 import type { EspritGenerationCommand } from '@mcms/contracts';
 import {
+  createBatcher,
   enqueueOutbox,
   fromPgClient,
   fromPrismaTx,
@@ -98,6 +99,52 @@ async function changeWithMessage(
  */
 const HANDED_OUT_MAX = 2_000;
 
+// Finishes a batch of completions ($1: one record each) in one statement: each job only if it is still
+// InProgress, held by that device, at that attempt — the condition of a single completion — and each finished
+// job's result command goes to the outbox with it. A job matched by nothing is left to its caller to decide again.
+const FINISH_JOBS_SQL = `WITH finish AS (
+    SELECT job_id, status, completed_at, result_status, message, outputs, result_hash, device_id, attempt,
+      message_id, exchange, routing_key, envelope
+    FROM jsonb_to_recordset($1::jsonb) AS f(job_id uuid, status text, completed_at timestamptz,
+      result_status text, message text, outputs jsonb, result_hash text, device_id text, attempt int,
+      message_id uuid, exchange text, routing_key text, envelope jsonb)
+  ), changed AS (
+    UPDATE addin_job j
+    SET status = f.status, completed_at = f.completed_at, result_status = f.result_status, message = f.message,
+      outputs = f.outputs, result_hash = f.result_hash, lease_expires_at = NULL, updated_at = f.completed_at
+    FROM finish f
+    WHERE j.job_id = f.job_id AND j.status = 'InProgress' AND j.claimed_by = f.device_id AND j.attempt = f.attempt
+    RETURNING ${JOB_COLUMNS.split(', ')
+      .map((column) => `j.${column}`)
+      .join(', ')}
+  ), queued AS (
+    INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
+    SELECT f.message_id, f.exchange, f.routing_key, f.envelope FROM changed JOIN finish f USING (job_id)
+    RETURNING 1
+  )
+  SELECT ${JOB_COLUMNS} FROM changed`;
+
+/** Completions one statement finishes at most, and statements finishing completions at once. */
+const FINISH_BATCH_MAX = 64;
+const FINISH_BATCHES_AT_ONCE = 2;
+
+/** One completion to finish, as {@link FINISH_JOBS_SQL} reads it. */
+interface FinishRecord {
+  job_id: string;
+  status: JobStatus;
+  completed_at: Date;
+  result_status: string;
+  message: string | null;
+  outputs: unknown;
+  result_hash: string;
+  device_id: string;
+  attempt: number;
+  message_id: string;
+  exchange: string;
+  routing_key: string;
+  envelope: unknown;
+}
+
 const READ_JOB_SQL = `SELECT ${JOB_COLUMNS} FROM addin_job WHERE job_id = $1::uuid`;
 // The oldest Pending job nobody else is claiming right now (SKIP LOCKED), for $1 until $3.
 const CLAIM_SQL = `UPDATE addin_job
@@ -109,6 +156,28 @@ const CLAIM_SQL = `UPDATE addin_job
 
 /** The {@link JobStore} on the gateway's Prisma client. */
 export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
+  // Completions finish in batches: one statement (one transaction, one WAL flush) for those that arrive while
+  // the statement before them runs, instead of one each; under load that is most of them.
+  const finishing = createBatcher<FinishRecord, JobRow | undefined>({
+    maxItems: FINISH_BATCH_MAX,
+    maxWaitMs: 0,
+    maxConcurrent: FINISH_BATCHES_AT_ONCE,
+    run: async (records): Promise<Array<JobRow | undefined>> => {
+      // A job twice in one batch (two identical completions at once) would have its command queued twice: only
+      // the first goes in, and the other is answered "matched nothing", so its caller reads the job again and
+      // finds it finished (a replay, or a conflict for another body).
+      const first = new Map<string, FinishRecord>();
+      for (const record of records) if (!first.has(record.job_id)) first.set(record.job_id, record);
+      const { rows } = await pool.query<JobRow>({
+        ...prepared(FINISH_JOBS_SQL),
+        values: [JSON.stringify([...first.values()])],
+      });
+      const finished = new Map(rows.map((row) => [row.job_id, row]));
+      return records.map((record) =>
+        first.get(record.job_id) === record ? finished.get(record.job_id) : undefined,
+      );
+    },
+  });
   // See `complete`: what a job was when this replica handed it out spares its completion a read.
   const handedOut = new Map<string, Job>();
   const rememberHandedOut = (job: Job): void => {
@@ -237,26 +306,24 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
           leaseExpiresAt: null,
           updatedAt: now,
         };
-        // One statement: the job and its result command commit together (see changeWithMessage).
-        const updated = await changeWithMessage(
-          pool,
-          `UPDATE addin_job
-           SET status = $1, completed_at = $2, result_status = $3, message = $4, outputs = $5::jsonb,
-             result_hash = $6, lease_expires_at = NULL, updated_at = $2
-           WHERE job_id = $7::uuid AND status = 'InProgress' AND claimed_by = $8 AND attempt = $9`,
-          [
-            finished.status,
-            now,
-            result.resultStatus,
-            result.message,
-            JSON.stringify(result.outputs),
-            hash,
-            jobId,
-            deviceId,
-            current.attempt,
-          ],
-          jobResult(finished, now),
-        );
+        // One statement, shared with the completions arriving meanwhile (group commit): the job and its result
+        // command commit together.
+        const message = jobResult(finished, now);
+        const updated = await finishing.submit({
+          job_id: jobId,
+          status: finished.status,
+          completed_at: now,
+          result_status: result.resultStatus,
+          message: result.message,
+          outputs: result.outputs,
+          result_hash: hash,
+          device_id: deviceId,
+          attempt: current.attempt,
+          message_id: message.envelope.messageId,
+          exchange: message.exchange,
+          routing_key: message.routingKey,
+          envelope: message.envelope,
+        });
         if (updated !== undefined) return { job: jobFromRow(updated), replayed: false };
         // Changed between the read and the write: decide again on the new state (it can change only a few
         // times: requeue, claim, completion).
