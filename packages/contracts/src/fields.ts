@@ -2,16 +2,21 @@ import { z } from 'zod';
 
 /** Field schemas shared by messages and HTTP bodies, so both validate a value the same way. */
 
+// A UTF-16 surrogate that is not half of a pair (JSON allows "\ud800"; no character is one).
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /**
- * Free text up to `max` characters. NUL is refused at the edge: PostgreSQL can't store it in text,
- * and a value that passed validation must never fail later in a database or a dead-letter queue.
+ * Free text up to `max` characters. NUL and lone surrogates are refused at the edge: PostgreSQL can't store
+ * NUL in text nor a lone surrogate in jsonb (every envelope is stored as jsonb in an outbox), and a value that
+ * passed validation must never fail later in a database or a dead-letter queue.
  */
 export function text(max: number, min = 0) {
   return z
     .string()
     .min(min)
     .max(max)
-    .refine((value) => !value.includes('\0'), 'must not contain NUL characters');
+    .refine((value) => !value.includes('\0'), 'must not contain NUL characters')
+    .refine((value) => !LONE_SURROGATE.test(value), 'must be well-formed Unicode (a lone surrogate is not)');
 }
 
 export const Id = z.uuid();

@@ -408,6 +408,33 @@ describe('POST /api/addin/jobs/{jobId}/complete', () => {
     }
   });
 
+  it('fails only the completion the database refuses, not the others of its batch', async () => {
+    const store = createJobStore(gw.prisma, gw.pool);
+    const dev = device();
+    const jobIds: string[] = [];
+    for (let i = 0; i < 4; i += 1) jobIds.push(await gw.queueJob());
+    for (const _ of jobIds) expect(await store.claimNext(dev, gw.now(), 600_000)).toBeDefined();
+
+    // A lone surrogate: the HTTP contract refuses it, and jsonb can't hold it — the store is called directly.
+    const outcomes = await Promise.allSettled(
+      jobIds.map((jobId, i) =>
+        store.complete(
+          jobId,
+          dev,
+          { resultStatus: 'failed', message: i === 2 ? 'bad \ud800' : 'ok' },
+          gw.now(),
+        ),
+      ),
+    );
+
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    await gw.settle();
+    expect(jobIds.map((jobId) => gw.messagesOf(AddinJobResultCommand, jobId).length)).toEqual([1, 1, 0, 1]);
+    expect((await gw.prisma.addinJob.findUniqueOrThrow({ where: { jobId: jobIds[2]! } })).status).toBe(
+      'InProgress',
+    );
+  });
+
   it('refuses invalid bodies with 400 naming each bad field', async () => {
     const { jobId, dev } = await claimedJob();
     const cases: Array<[unknown, string[]]> = [

@@ -58,6 +58,20 @@ describe('free text', () => {
   });
 });
 
+describe('free text, surrogates', () => {
+  it('refuses a lone surrogate, which PostgreSQL cannot store in jsonb, and keeps characters outside the BMP', () => {
+    const lone = CompleteJobBody.safeParse({ resultStatus: 'failed', message: 'ESPRIT \ud800 crashed' });
+    expect(lone.success).toBe(false);
+    expect(lone.error?.issues.map((issue) => [issue.path.join('.'), issue.message])).toEqual([
+      ['message', 'must be well-formed Unicode (a lone surrogate is not)'],
+    ]);
+    expect(RejectBody.safeParse({ reason: 'trailing \udfff' }).success).toBe(false);
+    expect(CompleteJobBody.safeParse({ resultStatus: 'failed', message: 'tool 🔧 broke 𝑥' }).success).toBe(
+      true,
+    );
+  });
+});
+
 describe('notification ids', () => {
   it('stops at the largest PostgreSQL bigint, which the pattern alone let past (a 500)', () => {
     expect(NotificationId.safeParse('9223372036854775807').success).toBe(true);

@@ -128,6 +128,9 @@ const FINISH_JOBS_SQL = `WITH finish AS (
 const FINISH_BATCH_MAX = 64;
 const FINISH_BATCHES_AT_ONCE = 2;
 
+/** What became of one completion in its batch: its finished row, nothing matched, or its own failure. */
+type FinishOutcome = JobRow | undefined | { failed: unknown };
+
 /** One completion to finish, as {@link FINISH_JOBS_SQL} reads it. */
 interface FinishRecord {
   job_id: string;
@@ -158,21 +161,44 @@ const CLAIM_SQL = `UPDATE addin_job
 export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
   // Completions finish in batches: one statement (one transaction, one WAL flush) for those that arrive while
   // the statement before them runs, instead of one each; under load that is most of them.
-  const finishing = createBatcher<FinishRecord, JobRow | undefined>({
+  const finishAll = async (records: readonly FinishRecord[]): Promise<Map<string, JobRow>> => {
+    const { rows } = await pool.query<JobRow>({
+      ...prepared(FINISH_JOBS_SQL),
+      values: [JSON.stringify(records)],
+    });
+    return new Map(rows.map((row) => [row.job_id, row]));
+  };
+  const finishing = createBatcher<FinishRecord, FinishOutcome>({
     maxItems: FINISH_BATCH_MAX,
     maxWaitMs: 0,
     maxConcurrent: FINISH_BATCHES_AT_ONCE,
-    run: async (records): Promise<Array<JobRow | undefined>> => {
+    run: async (records): Promise<FinishOutcome[]> => {
       // A job twice in one batch (two identical completions at once) would have its command queued twice: only
       // the first goes in, and the other is answered "matched nothing", so its caller reads the job again and
       // finds it finished (a replay, or a conflict for another body).
       const first = new Map<string, FinishRecord>();
       for (const record of records) if (!first.has(record.job_id)) first.set(record.job_id, record);
-      const { rows } = await pool.query<JobRow>({
-        ...prepared(FINISH_JOBS_SQL),
-        values: [JSON.stringify([...first.values()])],
-      });
-      const finished = new Map(rows.map((row) => [row.job_id, row]));
+      const unique = [...first.values()];
+      let finished: Map<string, JobRow>;
+      try {
+        finished = await finishAll(unique);
+      } catch (batchError) {
+        // One completion the database refuses must not fail its neighbours: each goes again on its own, and
+        // only what fails alone fails. (A database that is down fails them all, as it would have one by one.)
+        if (unique.length === 1) throw batchError;
+        const alone = await Promise.all(
+          unique.map((record) =>
+            finishAll([record]).then(
+              (rows): FinishOutcome => rows.get(record.job_id),
+              (err: unknown): FinishOutcome => ({ failed: err }),
+            ),
+          ),
+        );
+        return records.map((record) => {
+          const index = unique.indexOf(record);
+          return index >= 0 ? alone[index] : undefined;
+        });
+      }
       return records.map((record) =>
         first.get(record.job_id) === record ? finished.get(record.job_id) : undefined,
       );
@@ -230,7 +256,7 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
 
     // Plain pg, like `complete`: every hand-out runs this, and Prisma's interactive transaction cost more CPU
     // than the statements. A transaction, because the started event is built from the row the UPDATE picks
-    // (see decision 0013 for the one-statement claim that was tried and why it lost under contention).
+    // (decision 0013 says why a one-statement claim over a few candidates was not kept).
     claimNext: (deviceId, now, leaseMs) =>
       withPgTransaction(pool, async (client) => {
         const { rows } = await client.query<JobRow>({
@@ -273,8 +299,9 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
       // decision was made on (InProgress, held by this device, same attempt; routing and correlation never
       // change), so a job that changed in between (lease expired, requeued, reclaimed) is read and decided
       // again. The first decision is made on the job as this replica handed it out, when it did: then the
-      // completion is one round trip instead of two (a read, and Prisma's interactive transaction before it,
-      // took five and about a fifth of the gateway's CPU). Only a finish is decided on that memory — a stale
+      // completion is one round trip instead of two (Prisma's interactive transaction before them took five and
+      // about a fifth of the gateway's CPU), and that statement is shared with the completions arriving
+      // meanwhile (group commit, decision 0013). Only a finish is decided on that memory — a stale
       // one is then harmless, because PostgreSQL checks the statement's condition under the row lock and a
       // mismatch falls back to reading the job; a refusal or a replay is always decided on a read.
       let remembered = handedOut.get(jobId);
@@ -309,7 +336,7 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
         // One statement, shared with the completions arriving meanwhile (group commit): the job and its result
         // command commit together.
         const message = jobResult(finished, now);
-        const updated = await finishing.submit({
+        const outcome = await finishing.submit({
           job_id: jobId,
           status: finished.status,
           completed_at: now,
@@ -324,7 +351,8 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
           routing_key: message.routingKey,
           envelope: message.envelope,
         });
-        if (updated !== undefined) return { job: jobFromRow(updated), replayed: false };
+        if (outcome !== undefined && 'failed' in outcome) throw outcome.failed;
+        if (outcome !== undefined) return { job: jobFromRow(outcome), replayed: false };
         // Changed between the read and the write: decide again on the new state (it can change only a few
         // times: requeue, claim, completion).
         if (attempt >= 6) throw conflict('job_changed', `job ${jobId} kept changing during its completion`);
