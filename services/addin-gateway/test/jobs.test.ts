@@ -10,9 +10,12 @@ import {
   openApiFor,
 } from '@mcms/contracts';
 import { outgoing } from '@mcms/messaging';
+import { pgPoolConfig } from '@mcms/db';
+import { Pool } from 'pg';
 import { createJobStore } from '../src/adapters/job-store';
 import { startGateway, waitFor, type GatewayHarness } from './support/gateway';
 
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const SHA_A = 'a'.repeat(64);
 const SHA_B = 'B'.repeat(64);
 
@@ -154,6 +157,30 @@ describe('GET /api/addin/jobs/next', () => {
       deviceId: dev,
       leaseExpiresAt: job.leaseExpiresAt,
     });
+  });
+
+  it('hands the oldest jobs to claims that arrive together in one transaction, in order, and nothing past them', async () => {
+    // On a pool of its own, whose connections (one per transaction) can be counted.
+    const pool = new Pool(pgPoolConfig({ databaseUrl: DATABASE_URL, schema: gw.schema, max: 2 }));
+    const store = createJobStore(gw.prisma, pool);
+    const jobIds: string[] = [];
+    for (let i = 0; i < 3; i += 1) jobIds.push(await gw.queueJob());
+    const devices = Array.from({ length: 5 }, () => device());
+    const statements = jest.spyOn(pool, 'connect');
+    try {
+      // One tick: five claims for three Pending jobs.
+      const claimed = await Promise.all(devices.map((dev) => store.claimNext(dev, gw.now(), 600_000)));
+
+      expect(statements).toHaveBeenCalledTimes(1); // one transaction for the five
+      expect(claimed.map((job) => job?.jobId)).toEqual([...jobIds, undefined, undefined]);
+      expect(claimed.map((job) => job?.claimedBy)).toEqual([...devices.slice(0, 3), undefined, undefined]);
+      await gw.settle();
+      for (const [i, jobId] of jobIds.entries()) {
+        expect(gw.messagesOf(AddinJobStarted, jobId).map((m) => m.payload.deviceId)).toEqual([devices[i]]);
+      }
+    } finally {
+      await pool.end();
+    }
   });
 
   it('answers a long poll with a job that arrives while it waits, promptly and before its deadline', async () => {
