@@ -64,7 +64,7 @@ interface BatchResult {
   failure?: unknown;
 }
 
-/** {@link OutboxRelayOptions.lingerMs}: a few milliseconds on the alert's way, for two to five times fewer passes. */
+/** {@link OutboxRelayOptions.lingerMs}: a few milliseconds on a message's way under load, for passes that carry more rows. */
 const DEFAULT_LINGER_MS = 5;
 
 // The relay's statements, prepared (one pass runs them all): the batch in relay order, the same past parked rows,

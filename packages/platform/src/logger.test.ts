@@ -170,4 +170,17 @@ describe('lazyChild', () => {
       expect.objectContaining({ queue: 'q', attempt: 2, level: 'debug', msg: 'retried' }),
     ]);
   });
+
+  it('takes a level of its own without changing its parent', () => {
+    const { lines, destination } = captureLines();
+    const parent = createLogger({ service: 's', level: 'info', destination });
+    const log = lazyChild(parent, { messageId: 'm-2' });
+
+    log.level = 'debug';
+    log.debug('now on');
+    parent.debug('still off');
+
+    expect(parent.level).toBe('info');
+    expect(lines).toEqual([expect.objectContaining({ messageId: 'm-2', level: 'debug', msg: 'now on' })]);
+  });
 });

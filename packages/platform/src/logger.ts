@@ -112,11 +112,21 @@ export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Lo
   let child: Logger | undefined;
   return new Proxy(parent, {
     get(target, property) {
-      if (typeof property === 'string' && LEVEL_METHODS.has(property) && !target.isLevelEnabled(property))
-        return noop;
+      // Until the child exists its level is the parent's; once made, the child answers everything itself.
+      const off =
+        child === undefined &&
+        typeof property === 'string' &&
+        LEVEL_METHODS.has(property) &&
+        !target.isLevelEnabled(property);
+      if (off) return noop;
       child ??= target.child(bindings);
       const value: unknown = Reflect.get(child, property, child);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(child) : value;
+    },
+    // `log.level = 'debug'` sets the child's level, never the parent's.
+    set(target, property, value) {
+      child ??= target.child(bindings);
+      return Reflect.set(child, property, value, child);
     },
   });
 }
