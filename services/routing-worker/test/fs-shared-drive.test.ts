@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import fsPromises from 'node:fs/promises';
+import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger, isAppError } from '@mcms/platform';
 import { createFsSharedDrive, type FsSharedDrive } from '../src/adapters/fs-shared-drive';
 
 const FOLDER = ['ITEM-7', 'B', 'Routings', 'GT310001'];
+type OpenDone = (err: NodeJS.ErrnoException | null, fd: number) => void;
 const log = createLogger({ service: 'routing-worker-test', level: 'silent' });
 
 let base: string;
@@ -164,15 +165,21 @@ describe('the shared drive on the file system', () => {
     // Found by the chaos run (tests/chaos): the root check passed, then the share vanished before the
     // files were looked at, and a completed job became a failed generation ("missing on the shared drive").
     const nc = await put('GT310001.nc', 'G0 X0 Y0\n');
-    const realOpen = fsPromises.open;
+    const realOpen = fs.open;
     let vanished = 0;
-    const vanish = jest.spyOn(fsPromises, 'open').mockImplementation(async (...args) => {
+    const vanish = jest.spyOn(fs, 'open').mockImplementation(((
+      file: string,
+      flags: number,
+      done: OpenDone,
+    ) => {
       vanish.mockRestore();
       vanished++;
-      await rename(root, `${root}.away`);
-      await writeFile(root, 'not a directory any more');
-      return realOpen(...args);
-    });
+      void (async () => {
+        await rename(root, `${root}.away`);
+        await writeFile(root, 'not a directory any more');
+        realOpen(file, flags, done);
+      })();
+    }) as unknown as typeof fs.open);
 
     const err = await rejection(drive.verifyOutputs(FOLDER, [nc]));
 
@@ -182,18 +189,18 @@ describe('the shared drive on the file system', () => {
 
   it('looks again when the share came back by the end of a check, and accepts what is there', async () => {
     const nc = await put('GT310001.nc', 'G0 X0 Y0\n');
-    const realOpen = fsPromises.open;
+    const realOpen = fs.open;
     let blipped = 0;
-    const blip = jest.spyOn(fsPromises, 'open').mockImplementation(async (...args) => {
+    const blip = jest.spyOn(fs, 'open').mockImplementation(((file: string, flags: number, done: OpenDone) => {
       blip.mockRestore();
       blipped++;
-      await rename(root, `${root}.away`);
-      try {
-        return await realOpen(...args);
-      } finally {
-        await rename(`${root}.away`, root);
-      }
-    });
+      void (async () => {
+        await rename(root, `${root}.away`);
+        realOpen(file, flags, (err, fd) => {
+          void rename(`${root}.away`, root).then(() => done(err, fd));
+        });
+      })();
+    }) as unknown as typeof fs.open);
 
     await expect(drive.verifyOutputs(FOLDER, [nc])).resolves.toEqual({ ok: true });
     expect(blipped).toBe(1);
