@@ -54,6 +54,25 @@ function enqueue(messages: OutgoingMessage[]): Promise<number> {
   return withPgTransaction(db.pool, (client) => enqueueOutbox(fromPgClient(client), messages));
 }
 
+/** A publisher that holds every publish until `release()`: `gate` has one entry per publish held. */
+function gatedPublisher(): { publisher: Publisher; gate: Array<() => void>; release(): void } {
+  const gate: Array<() => void> = [];
+  let gated = true;
+  return {
+    publisher: {
+      publish: async (message) => {
+        if (gated) await new Promise<void>((resolve) => gate.push(resolve));
+        return broker.publisher.publish(message);
+      },
+    },
+    gate,
+    release() {
+      gated = false;
+      for (const open of gate.splice(0)) open();
+    },
+  };
+}
+
 const ids = (messages: readonly OutgoingMessage[]) => messages.map((m) => m.envelope.messageId);
 
 async function metricValue(metrics: Metrics, name: string): Promise<number> {
@@ -121,14 +140,7 @@ describe('startOutboxRelay', () => {
   });
 
   it('runs one more pass for a commit notified while a pass was running', async () => {
-    const gate: Array<() => void> = [];
-    let gated = true;
-    const publisher: Publisher = {
-      publish: async (message) => {
-        if (gated) await new Promise<void>((resolve) => gate.push(resolve));
-        return broker.publisher.publish(message);
-      },
-    };
+    const { publisher, gate, release } = gatedPublisher();
     const relay = await start({ publisher, fallbackPollMs: 60_000 });
     const first = testMessage(1);
     await enqueue([first]);
@@ -137,21 +149,13 @@ describe('startOutboxRelay', () => {
     const second = testMessage(2);
     await enqueue([second]); // its NOTIFY arrives while the first pass waits for the broker
     await eventually(async () => ((await relay.pending()) === 2 ? true : undefined), 'the second row');
-    gated = false;
-    gate[0]?.();
+    release();
 
     await broker.waitFor([first.envelope.messageId, second.envelope.messageId], 5_000);
   });
 
   it('waits a moment before a pass that follows straight on another, so that it carries the rows committed meanwhile', async () => {
-    const gate: Array<() => void> = [];
-    let gated = true;
-    const publisher: Publisher = {
-      publish: async (message) => {
-        if (gated) await new Promise<void>((resolve) => gate.push(resolve));
-        return broker.publisher.publish(message);
-      },
-    };
+    const { publisher, gate, release } = gatedPublisher();
     // The relay on a pool of its own, so that its passes (one connection each) can be counted.
     const relayPool = new Pool({
       ...pgPoolConfig({ databaseUrl: TEST_DATABASE_URL, schema: db.schema }),
@@ -166,8 +170,7 @@ describe('startOutboxRelay', () => {
       const passesBefore = passes.mock.calls.length;
       const second = testMessage(2);
       await enqueue([second]); // notified while the first pass waits for the broker
-      gated = false;
-      gate[0]?.();
+      release();
       await broker.waitFor([first.envelope.messageId], 5_000);
       // Committed one by one after the first pass: each NOTIFY finds the relay lingering.
       const later = [3, 4, 5, 6].map((n) => testMessage(n));

@@ -43,6 +43,16 @@ const next = (dev: string, waitSeconds = 0) =>
 const complete = (jobId: string, dev: string, body: unknown) =>
   gw.call('POST', `/api/addin/jobs/${jobId}/complete`, { key, device: dev, body });
 
+/** `n` jobs claimed by one device through a job store of the test's own (its memory of what it handed out). */
+async function jobsClaimedThroughAStore(n: number) {
+  const store = createJobStore(gw.prisma, gw.pool);
+  const dev = device();
+  const jobIds: string[] = [];
+  for (let i = 0; i < n; i += 1) jobIds.push(await gw.queueJob());
+  for (const _ of jobIds) expect(await store.claimNext(dev, gw.now(), 600_000)).toBeDefined();
+  return { store, dev, jobIds };
+}
+
 async function claimedJob(): Promise<{ jobId: string; dev: string; job: AddinJob }> {
   const jobId = await gw.queueJob();
   const dev = device();
@@ -404,11 +414,7 @@ describe('POST /api/addin/jobs/{jobId}/complete', () => {
   });
 
   it('finishes completions that arrive together in one statement, each job once with its own command', async () => {
-    const store = createJobStore(gw.prisma, gw.pool);
-    const dev = device();
-    const jobIds: string[] = [];
-    for (let i = 0; i < 20; i += 1) jobIds.push(await gw.queueJob());
-    for (const _ of jobIds) expect(await store.claimNext(dev, gw.now(), 600_000)).toBeDefined();
+    const { store, dev, jobIds } = await jobsClaimedThroughAStore(20);
     const statements = jest.spyOn(gw.pool, 'query');
     try {
       const body = { resultStatus: 'completed' as const, outputs };
@@ -436,11 +442,7 @@ describe('POST /api/addin/jobs/{jobId}/complete', () => {
   });
 
   it('fails only the completion the database refuses, not the others of its batch', async () => {
-    const store = createJobStore(gw.prisma, gw.pool);
-    const dev = device();
-    const jobIds: string[] = [];
-    for (let i = 0; i < 4; i += 1) jobIds.push(await gw.queueJob());
-    for (const _ of jobIds) expect(await store.claimNext(dev, gw.now(), 600_000)).toBeDefined();
+    const { store, dev, jobIds } = await jobsClaimedThroughAStore(4);
 
     // A lone surrogate: the HTTP contract refuses it, and jsonb can't hold it — the store is called directly.
     const outcomes = await Promise.allSettled(
