@@ -249,7 +249,7 @@ const ADDIN_CYCLE_SECONDS = 0.5;
  * every rate, 100/s was held or not depending on the add-ins' round-trip times, not on the system's
  * throughput. A plant taking 500 jobs a second would have far more workstations than that.
  */
-export function lifecycleAddins(rate: number, addins: number): number {
+function lifecycleAddins(rate: number, addins: number): number {
   return Math.max(addins, Math.ceil(rate * ADDIN_CYCLE_SECONDS));
 }
 

@@ -60,44 +60,16 @@ export interface JobPosition {
 }
 
 /**
- * Runs `change` — one data-modifying statement on `addin_job` (its RETURNING is added), with `params` as $1…$n —
- * and writes `message` to the outbox only if it changed a row, in one statement: data-modifying CTEs run to
- * completion together, so the job and its outbox row commit together (the INSERT is enqueueOutbox's, for one
- * message; the table's trigger NOTIFYs the relay). The changed row, or undefined.
- */
-async function changeWithMessage(
-  pool: Pool,
-  change: string,
-  params: unknown[],
-  message: OutgoingMessage,
-): Promise<JobRow | undefined> {
-  const n = params.length;
-  const { rows } = await pool.query<JobRow>({
-    ...prepared(
-      `WITH changed AS (${change} RETURNING ${JOB_COLUMNS}), queued AS (
-         INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
-         SELECT $${n + 1}::uuid, $${n + 2}, $${n + 3}, $${n + 4}::jsonb FROM changed
-         RETURNING 1
-       )
-       SELECT ${JOB_COLUMNS} FROM changed`,
-    ),
-    values: [
-      ...params,
-      message.envelope.messageId,
-      message.exchange,
-      message.routingKey,
-      JSON.stringify(message.envelope),
-    ],
-  });
-  return rows[0];
-}
-
-/**
  * Jobs this replica handed out and not yet saw completed, as `claimNext` returned them, at most this many
  * (the oldest is forgotten first): there are about as many as add-ins at work, and a forgotten one only costs
  * its completion the read it would have made anyway.
  */
 const HANDED_OUT_MAX = 2_000;
+
+/** {@link JOB_COLUMNS} of `addin_job j`, for statements that join it. */
+const J_JOB_COLUMNS = JOB_COLUMNS.split(', ')
+  .map((column) => `j.${column}`)
+  .join(', ');
 
 // Finishes a batch of completions ($1: one record each) in one statement: each job only if it is still
 // InProgress, held by that device, at that attempt — the condition of a single completion — and each finished
@@ -114,9 +86,7 @@ const FINISH_JOBS_SQL = `WITH finish AS (
       outputs = f.outputs, result_hash = f.result_hash, lease_expires_at = NULL, updated_at = f.completed_at
     FROM finish f
     WHERE j.job_id = f.job_id AND j.status = 'InProgress' AND j.claimed_by = f.device_id AND j.attempt = f.attempt
-    RETURNING ${JOB_COLUMNS.split(', ')
-      .map((column) => `j.${column}`)
-      .join(', ')}
+    RETURNING ${J_JOB_COLUMNS}
   ), queued AS (
     INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
     SELECT f.message_id, f.exchange, f.routing_key, f.envelope FROM changed JOIN finish f USING (job_id)
@@ -149,6 +119,21 @@ interface FinishRecord {
 }
 
 const READ_JOB_SQL = `SELECT ${JOB_COLUMNS} FROM addin_job WHERE job_id = $1::uuid`;
+
+// A new Pending job (attempt 1) unless its jobId exists, and its `addin-job.queued` ($11…$14) only if it was
+// inserted: data-modifying CTEs run to completion together, so the job and its outbox row commit together.
+const CREATE_JOB_SQL = `WITH created AS (
+    INSERT INTO addin_job (job_id, routing_id, routing_code, item_code, revision_code, cam_revision,
+      parameters, status, attempt, created_at, pending_since, requested_by, correlation_id, updated_at)
+    VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7::jsonb, 'Pending', 1, $8, $8, $9, $10, $8)
+    ON CONFLICT (job_id) DO NOTHING
+    RETURNING ${JOB_COLUMNS}
+  ), queued AS (
+    INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
+    SELECT $11::uuid, $12, $13, $14::jsonb FROM created
+    RETURNING 1
+  )
+  SELECT ${JOB_COLUMNS} FROM created`;
 // $1: the claims of a batch, numbered 1…n in arrival order ($2 = n). The n oldest Pending jobs nobody else is
 // claiming right now (SKIP LOCKED), oldest first, go to the claims in that order; a claim past the last
 // Pending job gets nothing.
@@ -165,9 +150,7 @@ const CLAIM_SQL = `WITH claim AS (
     lease_expires_at = c.lease_expires_at, updated_at = c.started_at
   FROM picked p JOIN claim c USING (n)
   WHERE j.job_id = p.job_id
-  RETURNING ${JOB_COLUMNS.split(', ')
-    .map((column) => `j.${column}`)
-    .join(', ')}, c.n`;
+  RETURNING ${J_JOB_COLUMNS}, c.n`;
 
 /** Claims one transaction hands out at most, and claim transactions at once. */
 const CLAIM_BATCH_MAX = 32;
@@ -182,6 +165,13 @@ interface ClaimRecord {
 
 /** The {@link JobStore} on the gateway's Prisma client. */
 export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
+  // See `complete`: what a job was when this replica handed it out spares its completion a read.
+  const handedOut = new Map<string, Job>();
+  const rememberHandedOut = (job: Job): void => {
+    handedOut.delete(job.jobId);
+    handedOut.set(job.jobId, job);
+    if (handedOut.size > HANDED_OUT_MAX) handedOut.delete(handedOut.keys().next().value as string);
+  };
   // Completions finish in batches: one statement (one transaction, one WAL flush) for those that arrive while
   // the statement before them runs, instead of one each; under load that is most of them.
   const finishAll = async (records: readonly FinishRecord[]): Promise<Map<string, JobRow>> => {
@@ -202,9 +192,10 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
       const first = new Map<string, FinishRecord>();
       for (const record of records) if (!first.has(record.job_id)) first.set(record.job_id, record);
       const unique = [...first.values()];
-      let finished: Map<string, JobRow>;
+      let outcomes: Map<FinishRecord, FinishOutcome>;
       try {
-        finished = await finishAll(unique);
+        const finished = await finishAll(unique);
+        outcomes = new Map(unique.map((record) => [record, finished.get(record.job_id)]));
       } catch (batchError) {
         // One completion the database refuses must not fail its neighbours: each goes again on its own, and
         // only what fails alone fails. (A database that is down fails them all, as it would have one by one.)
@@ -217,14 +208,10 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
             ),
           ),
         );
-        return records.map((record) => {
-          const index = unique.indexOf(record);
-          return index >= 0 ? alone[index] : undefined;
-        });
+        outcomes = new Map(unique.map((record, i) => [record, alone[i]]));
       }
-      return records.map((record) =>
-        first.get(record.job_id) === record ? finished.get(record.job_id) : undefined,
-      );
+      // A repeat left out of the batch is not in `outcomes`: "matched nothing".
+      return records.map((record) => outcomes.get(record));
     },
   });
   // A batch of claims is one transaction — the UPDATE hands the oldest Pending jobs nobody else is claiming
@@ -255,23 +242,16 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
       return records.map((_, index) => handed.get(index));
     },
   });
-  // See `complete`: what a job was when this replica handed it out spares its completion a read.
-  const handedOut = new Map<string, Job>();
-  const rememberHandedOut = (job: Job): void => {
-    handedOut.delete(job.jobId);
-    handedOut.set(job.jobId, job);
-    if (handedOut.size > HANDED_OUT_MAX) handedOut.delete(handedOut.keys().next().value as string);
-  };
   const transaction = <T>(fn: (tx: Tx) => Promise<T>) => prisma.$transaction(fn, TX_OPTIONS);
   const emit = (tx: Tx, messages: OutgoingMessage[]) => enqueueOutbox(fromPrismaTx(tx), messages);
   const find = async (jobId: string): Promise<Job | undefined> => {
-    const rows = await prisma.$queryRaw<JobRow[]>`SELECT * FROM addin_job WHERE job_id = ${jobId}::uuid`;
+    const { rows } = await pool.query<JobRow>({ ...prepared(READ_JOB_SQL), values: [jobId] });
     return rows[0] === undefined ? undefined : jobFromRow(rows[0]);
   };
 
   return {
     // One statement on plain pg (Prisma's interactive transaction took four round trips and more CPU than
-    // the statements): the job and its `addin-job.queued` together (changeWithMessage), and a redelivered
+    // the statements): the job and its `addin-job.queued` together (CREATE_JOB_SQL), and a redelivered
     // command (or the routing-worker's outbox publishing it again) finds its job (ON CONFLICT DO NOTHING), so
     // nothing is inserted and no second event is queued.
     async create(command, now) {
@@ -282,13 +262,9 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
         command,
         now,
       );
-      const row = await changeWithMessage(
-        pool,
-        `INSERT INTO addin_job (job_id, routing_id, routing_code, item_code, revision_code, cam_revision,
-           parameters, status, attempt, created_at, pending_since, requested_by, correlation_id, updated_at)
-         VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7::jsonb, 'Pending', 1, $8, $8, $9, $10, $8)
-         ON CONFLICT (job_id) DO NOTHING`,
-        [
+      const { rows } = await pool.query<JobRow>({
+        ...prepared(CREATE_JOB_SQL),
+        values: [
           p.jobId,
           p.routingId,
           p.routingCode,
@@ -299,9 +275,13 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
           now,
           p.requestedBy,
           command.correlationId,
+          queued.envelope.messageId,
+          queued.exchange,
+          queued.routingKey,
+          JSON.stringify(queued.envelope),
         ],
-        queued,
-      );
+      });
+      const row = rows[0];
       return row === undefined ? undefined : jobFromRow(row);
     },
 
@@ -348,9 +328,9 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
           remembered = undefined;
         } else {
           remembered = undefined;
-          const read = await pool.query<JobRow>({ ...prepared(READ_JOB_SQL), values: [jobId] });
-          if (read.rows[0] === undefined) throw notFound(`job ${jobId}`);
-          current = jobFromRow(read.rows[0]);
+          const read = await find(jobId);
+          if (read === undefined) throw notFound(`job ${jobId}`);
+          current = read;
         }
         // A refusal or a replay read from a snapshot is as true as one read under a lock: final states are final.
         const decision = decideCompletion(current, deviceId, { resultStatus: result.resultStatus, hash });
