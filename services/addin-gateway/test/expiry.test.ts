@@ -194,4 +194,41 @@ describe('the lease sweeper', () => {
     expect(answer.body).toMatchObject({ jobId, attempt: 2 });
     expect(performance.now() - requeuedAt).toBeLessThan(1_500);
   });
+
+  it('notifies once per requeued job, with its id, and never for a claim or a completion', async () => {
+    const jobIds = [await gw.queueJob(), await gw.queueJob(), await gw.queueJob()];
+    const devices = [await claim(jobIds[0]!), await claim(jobIds[1]!), await claim(jobIds[2]!)];
+    const listener = await gw.pool.connect();
+    const payloads: string[] = [];
+    listener.on('notification', (n) => payloads.push(n.payload ?? ''));
+    try {
+      await listener.query(`LISTEN "mcms_jobs_${gw.schema}"`);
+      // A completion and a heartbeat update the row too; only the requeue below makes jobs Pending.
+      const done = await gw.call('POST', `/api/addin/jobs/${jobIds[0]}/complete`, {
+        key,
+        device: devices[0],
+        body: { resultStatus: 'failed', message: 'ESPRIT stopped' },
+      });
+      expect(done.status).toBe(200);
+      gw.advanceClock(LEASE_MS);
+      const waiting = [next(device(), 10), next(device(), 10)];
+      await waitFor(
+        async () => (await gw.metric('mcms_addin_long_poll_waiters')) === 2,
+        'two requests to wait',
+      );
+
+      await gw.app.sweepNow();
+      const answers = await Promise.all(waiting);
+
+      // Both waiters were woken by the one sweep: two notifications, not one merged into the other.
+      expect(answers.map((a) => a.body?.jobId).sort()).toEqual([jobIds[1], jobIds[2]].sort());
+      // Notifications arrive in commit order: everything the completion, the sweep and the two claims sent
+      // comes before this marker.
+      await listener.query(`NOTIFY "mcms_jobs_${gw.schema}", 'end'`);
+      await waitFor(() => payloads.includes('end'), 'the marker notification');
+      expect(payloads.slice(0, -1).sort()).toEqual([jobIds[1], jobIds[2]].sort());
+    } finally {
+      listener.release(true);
+    }
+  });
 });

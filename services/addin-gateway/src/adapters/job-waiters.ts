@@ -46,8 +46,18 @@ interface Waiter {
 }
 
 /**
- * Long polling without a polling loop per request. The job table's trigger NOTIFYs `mcms_jobs_<schema>` with the
- * number of jobs that became Pending; one LISTEN connection per process wakes that many waiters, oldest first.
+ * How many jobs one notification announces: the INSERT trigger's payload is the number of jobs a statement
+ * created, the requeue trigger's is one job's id (which may begin with digits, so only a payload of nothing but
+ * digits is a count); anything else, or nothing, is one.
+ */
+export function jobsNotified(payload: string | undefined): number {
+  if (payload === undefined || !/^[0-9]{1,9}$/.test(payload)) return 1;
+  return Math.max(1, Number(payload));
+}
+
+/**
+ * Long polling without a polling loop per request. The job table's triggers NOTIFY `mcms_jobs_<schema>` when
+ * jobs become Pending (see {@link jobsNotified}); one LISTEN connection per process wakes that many waiters, oldest first.
  * A woken waiter tries to claim; a loser (another process or request was faster) waits again until its own
  * deadline. A slow fallback timer counts Pending jobs and wakes that many waiters, covering notifications lost
  * while the LISTEN connection was down.
@@ -145,8 +155,7 @@ export function createJobWaiters(options: JobWaitersOptions): JobWaiters {
     };
     const onNotification = (notification: { channel: string; payload?: string | undefined }) => {
       if (notification.channel !== channel) return;
-      const count = Number.parseInt(notification.payload ?? '', 10);
-      wake(Number.isSafeInteger(count) && count > 0 ? count : 1);
+      wake(jobsNotified(notification.payload));
     };
     client.on('error', onLost);
     client.on('end', onLost);
