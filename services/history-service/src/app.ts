@@ -9,17 +9,18 @@ import {
   type Metrics,
 } from '@mcms/platform';
 import express, { type Express } from 'express';
+import type { Pool } from 'pg';
 import { HISTORY_EVENTS_QUEUE, historyEventHandlers } from './adapters/history-events.consumer';
 import { mountHistoryRoutes } from './adapters/history.routes';
-import { createPrismaHistoryStore } from './adapters/prisma-history-store';
-import type { PrismaClient } from './generated/prisma/client';
+import { createPgHistoryStore } from './adapters/pg-history-store';
 
 // The same path from src/ (Jest) and dist/ (node): the service's own package.json.
 const { version: apiVersion } = require('../package.json') as { version: string };
 
 /** What the history-service is built from; `main.ts` makes them, component tests make their own. */
 export interface HistoryAppDeps {
-  prisma: PrismaClient;
+  /** The service's connections (search_path = its schema): the history's writes and reads. */
+  pool: Pool;
   broker: Broker;
   jwt: JwtAuth;
   log: Logger;
@@ -38,15 +39,15 @@ export interface HistoryApp {
 }
 
 export function buildApp(deps: HistoryAppDeps): HistoryApp {
-  const { prisma, broker, jwt, log, metrics } = deps;
-  const store = createPrismaHistoryStore(prisma);
+  const { pool, broker, jwt, log, metrics } = deps;
+  const store = createPgHistoryStore(pool);
   const openApi = openApiFor('history-service', apiVersion);
 
   const http = createHttpApp({
     log,
     metrics,
     security: deps.security,
-    readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
+    readiness: [{ name: 'database', check: () => pool.query('SELECT 1') }, broker.readinessCheck()],
     routes: (app) => {
       const router = express.Router();
       router.get('/openapi.json', (_req, res) => {

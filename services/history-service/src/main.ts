@@ -1,5 +1,5 @@
 // The composition root: the only file that reads process.env or opens connections.
-import { prismaAdapter } from '@mcms/db';
+import { createPgPool } from '@mcms/db';
 import { connectBroker } from '@mcms/messaging';
 import {
   createJwtAuth,
@@ -12,7 +12,6 @@ import {
 } from '@mcms/platform';
 import { buildApp } from './app';
 import { loadHistoryServiceConfig } from './config';
-import { PrismaClient } from './generated/prisma/client';
 import { historyTopology } from './topology';
 
 const SERVICE = 'history-service';
@@ -22,12 +21,13 @@ async function main(): Promise<void> {
   const httpLimits = exitOnConfigError(() => loadHttpServerLimits(process.env));
   const log = createLogger({ service: SERVICE, level: config.logLevel });
   const metrics = createMetrics({ service: SERVICE });
-  const prisma = new PrismaClient({
-    adapter: prismaAdapter({
-      databaseUrl: config.databaseUrl,
-      schema: config.databaseSchema,
-      applicationName: SERVICE,
-    }),
+  // Plain node-postgres: every event's entry is written here (decision 0014). Its Prisma schema still defines
+  // the table and authors the migrations.
+  const pool = createPgPool({
+    databaseUrl: config.databaseUrl,
+    schema: config.databaseSchema,
+    applicationName: SERVICE,
+    onConnectionError: (err) => log.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'),
   });
   const broker = await connectBroker({
     url: config.amqpUrl,
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     connectionName: SERVICE,
   });
   const app = buildApp({
-    prisma,
+    pool,
     broker,
     jwt: createJwtAuth({ secret: config.jwtSecret }),
     log,
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   });
   const http = await startHttpServer(app.http, { port: config.port, log, ...httpLimits });
   await app.start();
-  // No outbox relay and no pg pool: the history writes entries only, it emits no messages.
+  // No outbox relay: the history writes entries only, it emits no messages.
   onShutdown(log, [
     function closeHttp() {
       return http.close();
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
       return broker.close();
     },
     function disconnectDatabase() {
-      return prisma.$disconnect();
+      return pool.end();
     },
   ]);
   log.info({ port: http.port }, 'history-service started');

@@ -8,7 +8,8 @@ import {
   type MessageOf,
   type PayloadOf,
 } from '@mcms/contracts';
-import { applyMigrations, prismaAdapter } from '@mcms/db';
+import { applyMigrations, createPgPool, prismaAdapter } from '@mcms/db';
+import type { Pool } from 'pg';
 import { connectBroker, outgoing, type Broker } from '@mcms/messaging';
 import {
   createJwtAuth,
@@ -30,9 +31,13 @@ export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@1
 
 const MIGRATIONS_DIR = path.resolve(__dirname, '../prisma/migrations');
 
-/** A throw-away schema migrated with the service's own migrations, and a Prisma client on it. */
+/**
+ * A throw-away schema migrated with the service's own migrations: the pool the service runs on, and a Prisma
+ * client for the tests' own reads.
+ */
 export interface TestDatabase {
   schema: string;
+  pool: Pool;
   prisma: PrismaClient;
   /** Disconnects and drops the schema. */
   drop(): Promise<void>;
@@ -44,10 +49,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const prisma = new PrismaClient({
     adapter: prismaAdapter({ databaseUrl: DATABASE_URL, schema, applicationName: schema }),
   });
+  const pool = createPgPool({ databaseUrl: DATABASE_URL, schema, applicationName: schema });
   return {
     schema,
+    pool,
     prisma,
     async drop() {
+      await pool.end();
       await prisma.$disconnect();
       await dropSchema(schema);
     },
@@ -78,7 +86,7 @@ export async function startHistoryService(
   options: { retryDelaysMs?: number[]; prefetch?: number } = {},
 ): Promise<RunningHistoryService> {
   const id = randomBytes(4).toString('hex');
-  const { schema, prisma, drop } = await createTestDatabase();
+  const { schema, pool, prisma, drop } = await createTestDatabase();
   const log = createLogger({ service: 'history-service-test', level: 'silent' });
   const metrics = createMetrics({ service: 'history-service', defaultMetrics: false });
   const topology = historyTopology({
@@ -95,7 +103,7 @@ export async function startHistoryService(
   });
   const jwt: JwtAuth = createJwtAuth({ secret: `history-test-secret-${randomUUID()}` });
   const app = buildApp({
-    prisma,
+    pool,
     broker,
     jwt,
     log,

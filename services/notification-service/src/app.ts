@@ -10,7 +10,7 @@ import {
   type Metrics,
 } from '@mcms/platform';
 import express, { type Express } from 'express';
-import type { ClientConfig } from 'pg';
+import type { ClientConfig, Pool } from 'pg';
 import { Server } from 'socket.io';
 import { ALERTS_QUEUE, alertEventHandlers } from './adapters/alerts.consumer';
 import { mountNotificationRoutes } from './adapters/notification.routes';
@@ -24,15 +24,15 @@ import {
 import { mountOperatorPage, OPERATOR_PAGE_CSP } from './adapters/operator-page';
 import { socketServerOptions } from './adapters/socket-security';
 import { createPgAlertFeed } from './adapters/pg-alert-feed';
-import { createPrismaAlertStore } from './adapters/prisma-alert-store';
-import type { PrismaClient } from './generated/prisma/client';
+import { createPgAlertStore } from './adapters/pg-alert-store';
 
 // The same path from src/ (Jest) and dist/ (node): the service's own package.json.
 const { version: apiVersion } = require('../package.json') as { version: string };
 
 /** What notification-service is built from; `main.ts` makes them, component tests make their own. */
 export interface NotificationAppDeps {
-  prisma: PrismaClient;
+  /** The service's connections (search_path = its schema): the alerts' reads and writes. */
+  pool: Pool;
   broker: Broker;
   jwt: JwtAuth;
   log: Logger;
@@ -68,8 +68,8 @@ export interface NotificationApp {
 }
 
 export function buildApp(deps: NotificationAppDeps): NotificationApp {
-  const { prisma, broker, jwt, log, metrics } = deps;
-  const store = createPrismaAlertStore(prisma);
+  const { pool, broker, jwt, log, metrics } = deps;
+  const store = createPgAlertStore(pool);
   const openApi = openApiFor('notification-service', apiVersion);
   const feed = createPgAlertFeed({
     store,
@@ -85,7 +85,7 @@ export function buildApp(deps: NotificationAppDeps): NotificationApp {
     metrics,
     // The operator page's policy: its own scripts, styles and socket only, nothing inline.
     security: { ...deps.security, contentSecurityPolicy: OPERATOR_PAGE_CSP },
-    readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
+    readiness: [{ name: 'database', check: () => pool.query('SELECT 1') }, broker.readinessCheck()],
     routes: (app) => {
       const router = express.Router();
       router.get('/openapi.json', (_req, res) => {

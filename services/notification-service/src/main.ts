@@ -1,5 +1,5 @@
 // The composition root: the only file that reads process.env or opens connections.
-import { pgPoolConfig, prismaAdapter } from '@mcms/db';
+import { createPgPool, pgPoolConfig } from '@mcms/db';
 import { connectBroker } from '@mcms/messaging';
 import {
   createJwtAuth,
@@ -12,7 +12,6 @@ import {
 } from '@mcms/platform';
 import { buildApp } from './app';
 import { loadNotificationServiceConfig } from './config';
-import { PrismaClient } from './generated/prisma/client';
 import { notificationTopology } from './topology';
 
 const SERVICE = 'notification-service';
@@ -27,7 +26,12 @@ async function main(): Promise<void> {
     schema: config.databaseSchema,
     applicationName: SERVICE,
   };
-  const prisma = new PrismaClient({ adapter: prismaAdapter(connection) });
+  // Plain node-postgres: the alerts' writes and reads are this service's hot path (decision 0014). Its Prisma
+  // schema still defines the tables and authors the migrations.
+  const pool = createPgPool({
+    ...connection,
+    onConnectionError: (err) => log.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'),
+  });
   const broker = await connectBroker({
     url: config.amqpUrl,
     topology: notificationTopology({
@@ -40,7 +44,7 @@ async function main(): Promise<void> {
     connectionName: SERVICE,
   });
   const app = buildApp({
-    prisma,
+    pool,
     broker,
     jwt: createJwtAuth({ secret: config.jwtSecret }),
     log,
@@ -56,8 +60,8 @@ async function main(): Promise<void> {
   const http = await startHttpServer(app.http, { port: config.port, log, ...httpLimits });
   app.attach(http.server);
   await app.start();
-  // No outbox relay and no pg pool: the service emits no messages; its live fan-out is LISTEN/NOTIFY
-  // on a connection of its own (docs/decisions/0006-alert-fan-out.md).
+  // No outbox relay: the service emits no messages; its live fan-out is LISTEN/NOTIFY on a connection of its
+  // own (docs/decisions/0006-alert-fan-out.md).
   onShutdown(log, [
     // Sockets first: an open WebSocket would hold the HTTP server's close until its grace ran out.
     function stopApp() {
@@ -70,7 +74,7 @@ async function main(): Promise<void> {
       return broker.close();
     },
     function disconnectDatabase() {
-      return prisma.$disconnect();
+      return pool.end();
     },
   ]);
   log.info({ port: http.port }, 'notification-service started');

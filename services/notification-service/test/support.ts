@@ -14,7 +14,7 @@ import {
   type NotificationHandshake,
   type NotificationServerEvents,
 } from '@mcms/contracts';
-import { applyMigrations, pgPoolConfig, prismaAdapter } from '@mcms/db';
+import { applyMigrations, createPgPool, pgPoolConfig } from '@mcms/db';
 import { connectBroker, outgoing, type Broker } from '@mcms/messaging';
 import {
   createJwtAuth,
@@ -28,7 +28,7 @@ import {
 import { Client, escapeIdentifier } from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { buildApp, type NotificationApp, type NotificationAppDeps } from '../src/app';
-import { PrismaClient } from '../src/generated/prisma/client';
+import type { Pool } from 'pg';
 import { notificationTopology } from '../src/topology';
 
 /** Set by Jest's global setup (tests/support/global-setup.ts); the defaults are the local services. */
@@ -89,7 +89,7 @@ function topologyOf(prefix: string) {
 /** One replica of the real notification-service, in-process, with its own connections and HTTP server. */
 export interface RunningNotificationService {
   baseUrl: string;
-  prisma: PrismaClient;
+  pool: Pool;
   broker: Broker;
   metrics: Metrics;
   app: NotificationApp;
@@ -110,7 +110,7 @@ export async function startNotificationService(
     schema: shared.schema,
     applicationName: `${shared.schema}-${name}`,
   };
-  const prisma = new PrismaClient({ adapter: prismaAdapter(connection) });
+  const pool = createPgPool(connection);
   const broker = await connectBroker({
     url: AMQP_URL,
     topology: topologyOf(shared.prefix),
@@ -119,7 +119,7 @@ export async function startNotificationService(
     connectionName: `${shared.prefix}${name}`,
   });
   const app = buildApp({
-    prisma,
+    pool,
     broker,
     jwt: shared.jwt,
     log,
@@ -137,7 +137,7 @@ export async function startNotificationService(
   await app.start();
   return {
     baseUrl: `http://127.0.0.1:${http.port}`,
-    prisma,
+    pool,
     broker,
     metrics,
     app,
@@ -146,7 +146,7 @@ export async function startNotificationService(
       await app.stop();
       await http.close();
       await broker.close();
-      await prisma.$disconnect();
+      await pool.end();
     },
   };
 }

@@ -1,26 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { prismaAdapter } from '@mcms/db';
-import { createPrismaAlertStore } from '../src/adapters/prisma-alert-store';
+import { createPgPool } from '@mcms/db';
+import type { Pool } from 'pg';
+import { createPgAlertStore } from '../src/adapters/pg-alert-store';
 import type { NewAlert } from '../src/domain/alert';
-import { PrismaClient } from '../src/generated/prisma/client';
 import { createSharedInfrastructure, DATABASE_URL, type SharedInfrastructure } from './support';
 
 let shared: SharedInfrastructure;
-let writers: PrismaClient[] = [];
+let writers: Pool[] = [];
 
 beforeAll(async () => {
   shared = await createSharedInfrastructure();
   // Several clients, like several replicas: concurrent inserts on separate connections.
-  writers = [0, 1, 2, 3, 4, 5].map(
-    () =>
-      new PrismaClient({
-        adapter: prismaAdapter({ databaseUrl: DATABASE_URL, schema: shared.schema, max: 2 }),
-      }),
+  writers = [0, 1, 2, 3, 4, 5].map(() =>
+    createPgPool({ databaseUrl: DATABASE_URL, schema: shared.schema, max: 2 }),
   );
 });
 
 afterAll(async () => {
-  for (const writer of writers) await writer.$disconnect();
+  for (const writer of writers) await writer.end();
   await shared?.destroy();
 });
 
@@ -38,7 +35,7 @@ function newAlert(eventId = randomUUID()): NewAlert {
 }
 
 it('stores an event once: the second append of the same event answers undefined', async () => {
-  const store = createPrismaAlertStore(writers[0]!);
+  const store = createPgAlertStore(writers[0]!);
   const alert = newAlert();
 
   const first = await store.append(alert);
@@ -50,7 +47,7 @@ it('stores an event once: the second append of the same event answers undefined'
 });
 
 it('stores one alert when the same event is appended twice at once (one batch)', async () => {
-  const store = createPrismaAlertStore(writers[0]!);
+  const store = createPgAlertStore(writers[0]!);
   const alert = newAlert();
   const other = newAlert();
 
@@ -61,7 +58,7 @@ it('stores one alert when the same event is appended twice at once (one batch)',
 });
 
 it('makes alerts visible in id order under concurrent appends, so a reader following its cursor misses none', async () => {
-  const stores = writers.map((writer) => createPrismaAlertStore(writer, { maxBatch: 5 }));
+  const stores = writers.map((writer) => createPgAlertStore(writer, { maxBatch: 5 }));
   const reader = stores[0]!;
   const COUNT = 300;
   // A race: several rounds make a reordered commit (a gap for the reader) all but certain to show.
@@ -94,4 +91,17 @@ it('makes alerts visible in id order under concurrent appends, so a reader follo
     expect(stored).toHaveLength(COUNT);
     expect(seen).toEqual(stored);
   }
+});
+
+it('reads back every field it stored, and knows the newest id', async () => {
+  const store = createPgAlertStore(writers[0]!);
+  const alert = { ...newAlert(), type: 'job.requeued' as const, severity: 'warning' as const };
+
+  const stored = await store.append(alert);
+  const [read] = await store.listAfter(stored!.id - 1n, 10);
+
+  const { eventId: _eventId, ...fields } = alert;
+  expect(read).toEqual({ id: stored!.id, ...fields });
+  expect(stored).toEqual(read);
+  expect(await store.latestId()).toBe(stored!.id);
 });

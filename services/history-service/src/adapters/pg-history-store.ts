@@ -1,11 +1,44 @@
 import type { ChangeType } from '@mcms/contracts';
+import { prepared } from '@mcms/db';
+import type { Pool } from 'pg';
 import type { HistoryEntry, HistoryOutcome, HistoryStore } from '../domain/history-entry';
-import type { PrismaClient } from '../generated/prisma/client';
 
-type Row = Awaited<ReturnType<PrismaClient['historyEntry']['findMany']>>[number];
+/** A `history_entry` row as {@link LIST_SQL} returns it. */
+interface Row {
+  id: string;
+  routing_id: string;
+  change_type: string;
+  field: string | null;
+  previous_value: string | null;
+  current_value: string | null;
+  outcome: string | null;
+  job_id: string | null;
+  comment: string | null;
+  created_by: string;
+  created_at: Date;
+}
 
-/** Options of {@link createPrismaHistoryStore}. */
-export interface PrismaHistoryStoreOptions {
+// The rows travel as one array per column, so any batch size is one statement shape (one prepared plan).
+const INSERT_SQL = `
+  INSERT INTO history_entry
+    (id, routing_id, change_type, field, previous_value, current_value, outcome, job_id, comment, created_by, created_at)
+  SELECT id, routing_id, change_type, field, previous_value, current_value, outcome, job_id, comment, created_by,
+    created_at
+  FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[],
+    $9::text[], $10::text[], $11::timestamptz[])
+    AS entry(id, routing_id, change_type, field, previous_value, current_value, outcome, job_id, comment,
+      created_by, created_at)
+  ON CONFLICT DO NOTHING
+  RETURNING id`;
+
+// Served by the (routing_id, created_at, id) index.
+const LIST_SQL = `
+  SELECT id, routing_id, change_type, field, previous_value, current_value, outcome, job_id, comment, created_by,
+    created_at
+  FROM history_entry WHERE routing_id = $1::uuid ORDER BY created_at, id`;
+
+/** Options of {@link createPgHistoryStore}. */
+export interface PgHistoryStoreOptions {
   /** Most entries in one INSERT. Default 100. */
   maxBatch?: number;
   /** Most INSERTs running at once; entries appended meanwhile wait for the next one. Default 4. */
@@ -19,7 +52,8 @@ interface Pending {
 }
 
 /**
- * The history in PostgreSQL (`history_entry`).
+ * The history in PostgreSQL (`history_entry`), on plain node-postgres with prepared statements: every event
+ * passes here, and Prisma's client cost more CPU than the statement (decision 0014).
  *
  * Idempotency lives in the table, not in an inbox: an entry's id is its event's id, and a partial
  * unique index allows one AddinJobCompleted/Failed per job. `ON CONFLICT DO NOTHING` without a
@@ -31,31 +65,32 @@ interface Pending {
  * in the next one. An idle store writes an entry at once; a busy one pays one commit (one WAL
  * flush) per batch instead of per entry, which is what bounds a single-row writer.
  */
-export function createPrismaHistoryStore(
-  prisma: PrismaClient,
-  options: PrismaHistoryStoreOptions = {},
-): HistoryStore {
+export function createPgHistoryStore(pool: Pool, options: PgHistoryStoreOptions = {}): HistoryStore {
   const maxBatch = options.maxBatch ?? 100;
   const maxConcurrentWrites = options.maxConcurrentWrites ?? 4;
   let queue: Pending[] = [];
   let writing = 0;
 
-  // The ids the database inserted; rows skipped as duplicates are absent. Raw SQL because Prisma's
-  // createMany costs ~0.3 ms of CPU per row, five times this statement's, and CPU is what bounds the
-  // consumer. One statement shape for any batch size: the rows travel as one array per column.
+  // The ids the database inserted; rows skipped as duplicates are absent.
   async function insert(entries: HistoryEntry[]): Promise<Set<string>> {
     const column = <K extends keyof HistoryEntry>(key: K) => entries.map((entry) => entry[key]);
-    const inserted = await prisma.$queryRaw<Array<{ id: string }>>`
-      INSERT INTO history_entry
-        (id, routing_id, change_type, field, previous_value, current_value, outcome, job_id, comment, created_by, created_at)
-      SELECT * FROM unnest(
-        ${column('id')}::uuid[], ${column('routingId')}::uuid[], ${column('changeType')}::text[],
-        ${column('field')}::text[], ${column('previousValue')}::text[], ${column('currentValue')}::text[],
-        ${column('outcome')}::text[], ${column('jobId')}::uuid[], ${column('comment')}::text[],
-        ${column('createdBy')}::text[], ${entries.map((entry) => entry.createdAt.toISOString())}::timestamptz[])
-      ON CONFLICT DO NOTHING
-      RETURNING id`;
-    return new Set(inserted.map((row) => row.id));
+    const { rows } = await pool.query<{ id: string }>({
+      ...prepared(INSERT_SQL),
+      values: [
+        column('id'),
+        column('routingId'),
+        column('changeType'),
+        column('field'),
+        column('previousValue'),
+        column('currentValue'),
+        column('outcome'),
+        column('jobId'),
+        column('comment'),
+        column('createdBy'),
+        column('createdAt'),
+      ],
+    });
+    return new Set(rows.map((row) => row.id));
   }
 
   async function write(batch: Pending[]): Promise<void> {
@@ -102,20 +137,25 @@ export function createPrismaHistoryStore(
     },
 
     async listForRouting(routingId) {
-      const rows = await prisma.historyEntry.findMany({
-        where: { routingId },
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      });
+      const { rows } = await pool.query<Row>({ ...prepared(LIST_SQL), values: [routingId] });
       return rows.map(toEntry);
     },
   };
 }
 
 // The columns are text; the domain's narrower types hold because only the domain's mappings write them.
-function toEntry({ recordedAt: _recordedAt, ...row }: Row): HistoryEntry {
+function toEntry(row: Row): HistoryEntry {
   return {
-    ...row,
-    changeType: row.changeType as ChangeType,
+    id: row.id,
+    routingId: row.routing_id,
+    changeType: row.change_type as ChangeType,
+    field: row.field,
+    previousValue: row.previous_value,
+    currentValue: row.current_value,
     outcome: row.outcome as HistoryOutcome | null,
+    jobId: row.job_id,
+    comment: row.comment,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
   };
 }

@@ -1,20 +1,40 @@
 import type { NotificationSeverity, NotificationType } from '@mcms/contracts';
+import { prepared } from '@mcms/db';
+import { withPgTransaction } from '@mcms/messaging';
+import type { Pool } from 'pg';
 import type { Alert, AlertStore, NewAlert } from '../domain/alert';
-import type { PrismaClient } from '../generated/prisma/client';
 
+/** A `notification` row as the statements below return it. */
 interface Row {
-  id: bigint;
+  id: string;
+  event_id: string;
   type: string;
   severity: string;
-  routingId: string;
-  routingCode: string;
-  jobId: string;
+  routing_id: string;
+  routing_code: string;
+  job_id: string;
   message: string;
-  createdAt: Date;
+  created_at: Date;
 }
 
-/** Options of {@link createPrismaAlertStore}. */
-export interface PrismaAlertStoreOptions {
+const COLUMNS = 'id, event_id, type, severity, routing_id, routing_code, job_id, message, created_at';
+
+// The rows travel as one array per column, so any batch size is one statement shape (one prepared plan).
+const INSERT_SQL = `
+  INSERT INTO notification (event_id, type, severity, routing_id, routing_code, job_id, message, created_at)
+  SELECT event_id, type, severity, routing_id, routing_code, job_id, message, created_at FROM unnest(
+    $1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], $7::text[], $8::timestamptz[])
+    WITH ORDINALITY AS alert(event_id, type, severity, routing_id, routing_code, job_id, message, created_at, n)
+  ORDER BY n
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING ${COLUMNS}`;
+
+const LIST_AFTER_SQL = `SELECT ${COLUMNS} FROM notification WHERE id > $1::bigint ORDER BY id LIMIT $2`;
+
+const LATEST_ID_SQL = 'SELECT coalesce(max(id), 0)::text AS id FROM notification';
+
+/** Options of {@link createPgAlertStore}. */
+export interface PgAlertStoreOptions {
   /** Most alerts in one INSERT. Default 100. */
   maxBatch?: number;
 }
@@ -26,7 +46,8 @@ interface Pending {
 }
 
 /**
- * Alerts in PostgreSQL (`notification`).
+ * Alerts in PostgreSQL (`notification`), on plain node-postgres with prepared statements: this is the path
+ * of every alert, and Prisma's client cost more CPU than the statements (decision 0014).
  *
  * Idempotency lives in the table: `event_id` is unique and a second insert of the same event is a
  * no-op (`ON CONFLICT DO NOTHING`), so a redelivered or replayed event stores and emits one alert.
@@ -36,38 +57,35 @@ interface Pending {
  * never see 5, and a client would silently miss that alert.
  *
  * One writer per process: appends made while an INSERT runs wait and go together in the next one.
- * Concurrent transactions would only queue on the lock while each held a pooled connection (and
- * Prisma gives up starting a transaction after 2 s); one at a time, a burst costs one commit per
- * batch instead of per alert.
+ * Concurrent transactions would only queue on the lock while each held a pooled connection; one at
+ * a time, a burst costs one commit per batch instead of per alert.
  */
-export function createPrismaAlertStore(
-  prisma: PrismaClient,
-  options: PrismaAlertStoreOptions = {},
-): AlertStore {
+export function createPgAlertStore(pool: Pool, options: PgAlertStoreOptions = {}): AlertStore {
   const maxBatch = options.maxBatch ?? 100;
   let queue: Pending[] = [];
   let writing = false;
 
-  // The rows the database inserted; events stored before are absent. The rows travel as one array
-  // per column, so any batch size is one statement shape.
+  // The rows the database inserted; events stored before are absent.
   async function insert(alerts: NewAlert[]): Promise<Map<string, Alert>> {
     const column = <K extends keyof NewAlert>(key: K) => alerts.map((alert) => alert[key]);
-    const [, rows] = await prisma.$transaction([
-      prisma.$executeRaw`LOCK TABLE notification IN EXCLUSIVE MODE`,
-      prisma.$queryRaw<Array<Row & { eventId: string }>>`
-        INSERT INTO notification
-          (event_id, type, severity, routing_id, routing_code, job_id, message, created_at)
-        SELECT event_id, type, severity, routing_id, routing_code, job_id, message, created_at FROM unnest(
-          ${column('eventId')}::uuid[], ${column('type')}::text[], ${column('severity')}::text[],
-          ${column('routingId')}::uuid[], ${column('routingCode')}::text[], ${column('jobId')}::uuid[],
-          ${column('message')}::text[], ${alerts.map((alert) => alert.createdAt.toISOString())}::timestamptz[])
-          WITH ORDINALITY AS alert(event_id, type, severity, routing_id, routing_code, job_id, message, created_at, n)
-        ORDER BY n
-        ON CONFLICT (event_id) DO NOTHING
-        RETURNING id, event_id AS "eventId", type, severity, routing_id AS "routingId",
-          routing_code AS "routingCode", job_id AS "jobId", message, created_at AS "createdAt"`,
-    ]);
-    return new Map(rows.map((row) => [row.eventId, toAlert(row)]));
+    const rows = await withPgTransaction(pool, async (client) => {
+      await client.query('LOCK TABLE notification IN EXCLUSIVE MODE');
+      const inserted = await client.query<Row>({
+        ...prepared(INSERT_SQL),
+        values: [
+          column('eventId'),
+          column('type'),
+          column('severity'),
+          column('routingId'),
+          column('routingCode'),
+          column('jobId'),
+          column('message'),
+          column('createdAt'),
+        ],
+      });
+      return inserted.rows;
+    });
+    return new Map(rows.map((row) => [row.event_id, toAlert(row)]));
   }
 
   async function write(batch: Pending[]): Promise<void> {
@@ -111,17 +129,16 @@ export function createPrismaAlertStore(
     },
 
     async listAfter(after, limit) {
-      const rows = await prisma.notification.findMany({
-        where: after === undefined ? {} : { id: { gt: after } },
-        orderBy: { id: 'asc' },
-        take: limit,
+      const { rows } = await pool.query<Row>({
+        ...prepared(LIST_AFTER_SQL),
+        values: [String(after ?? 0n), limit],
       });
       return rows.map(toAlert);
     },
 
     async latestId() {
-      const newest = await prisma.notification.findFirst({ orderBy: { id: 'desc' }, select: { id: true } });
-      return newest?.id ?? 0n;
+      const { rows } = await pool.query<{ id: string }>(prepared(LATEST_ID_SQL));
+      return BigInt(rows[0]?.id ?? 0);
     },
   };
 }
@@ -132,10 +149,10 @@ function toAlert(row: Row): Alert {
     id: BigInt(row.id),
     type: row.type as NotificationType,
     severity: row.severity as NotificationSeverity,
-    routingId: row.routingId,
-    routingCode: row.routingCode,
-    jobId: row.jobId,
+    routingId: row.routing_id,
+    routingCode: row.routing_code,
+    jobId: row.job_id,
     message: row.message,
-    createdAt: row.createdAt,
+    createdAt: row.created_at,
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createPrismaHistoryStore } from '../src/adapters/prisma-history-store';
+import { createPgHistoryStore } from '../src/adapters/pg-history-store';
 import type { HistoryEntry } from '../src/domain/history-entry';
 import { createTestDatabase, type TestDatabase } from './support';
 
@@ -31,7 +31,7 @@ function entry(overrides: Partial<HistoryEntry> = {}): HistoryEntry {
 }
 
 it('writes every field as given and reads it back unchanged', async () => {
-  const store = createPrismaHistoryStore(db.prisma);
+  const store = createPgHistoryStore(db.pool);
   const written = entry({
     changeType: 'AddinJobFailed',
     field: null,
@@ -48,7 +48,7 @@ it('writes every field as given and reads it back unchanged', async () => {
 
 it('batches appends made while writes are running, and answers each caller for its own entry', async () => {
   // One write at a time: the first entry goes alone, the rest wait and go together.
-  const store = createPrismaHistoryStore(db.prisma, { maxConcurrentWrites: 1 });
+  const store = createPgHistoryStore(db.pool, { maxConcurrentWrites: 1 });
   const routingId = randomUUID();
   const jobId = randomUUID();
   const repeated = entry({ routingId });
@@ -67,7 +67,7 @@ it('batches appends made while writes are running, and answers each caller for i
 });
 
 it('fails only the entry the database refuses when it was batched with others', async () => {
-  const store = createPrismaHistoryStore(db.prisma, { maxConcurrentWrites: 1 });
+  const store = createPgHistoryStore(db.pool, { maxConcurrentWrites: 1 });
   const routingId = randomUUID();
   // PostgreSQL text can't hold NUL: the whole INSERT fails, as for any row the database refuses.
   const refused = entry({ routingId, comment: 'nul \u0000 byte' });
@@ -83,7 +83,7 @@ it('fails only the entry the database refuses when it was batched with others', 
 });
 
 it('rejects every append while the table is unavailable, so the consumer retries them', async () => {
-  const store = createPrismaHistoryStore(db.prisma);
+  const store = createPgHistoryStore(db.pool);
   await db.prisma.$executeRawUnsafe('ALTER TABLE history_entry RENAME TO history_entry_away');
   try {
     const results = await Promise.allSettled([entry(), entry()].map((e) => store.append(e)));
