@@ -21,9 +21,12 @@ import { createBenchHttpClient } from './http-client';
 import { byCommand, round, selfProcess, serviceProcess, type ProcessGroup } from './resources';
 import {
   completionPath,
+  idleSystem,
+  lifecycleAddins,
   lifecycleAtRate,
   seedPriorJobs,
   type CompletionResult,
+  type IdleResult,
   type LifecycleResult,
   type ProgressFn,
   type ScenarioContext,
@@ -38,6 +41,8 @@ export interface BenchOptions {
   /** Full-lifecycle rates (jobs/s) and how long each runs. */
   rates: number[];
   rateSeconds: number;
+  /** Seconds of the idle phase (the lifecycle's first fleet long-polling, nothing to do); 0 skips it. */
+  idleSeconds: number;
   /** Prior jobs in the database before each growth run, ascending (e.g. 10k, 200k). */
   growth: number[];
   growthJobs: number;
@@ -65,6 +70,7 @@ export function defaultOptions(quick: boolean): BenchOptions {
         addins: 16,
         rates: [50, 100],
         rateSeconds: 2,
+        idleSeconds: 2,
         growth: [2_000],
         growthJobs: 200,
         raw: { amqpMessages: 5_000, messagingMessages: 5_000, pgMs: 1_000, httpMs: 1_000 },
@@ -77,6 +83,7 @@ export function defaultOptions(quick: boolean): BenchOptions {
         addins: 32,
         rates: [50, 100, 250, 500, 1_000],
         rateSeconds: 10,
+        idleSeconds: 10,
         growth: [10_000, 200_000],
         growthJobs: 2_000,
         raw: { amqpMessages: 20_000, messagingMessages: 20_000, pgMs: 3_000, httpMs: 3_000 },
@@ -127,6 +134,8 @@ export interface BenchReport {
   raw: { amqp: MessageRate; postgres: OperationRate; http: HttpRates };
   messaging: MessageRate & { ratioToRaw: number };
   completion: CompletionResult;
+  /** The idle phase, unless `idleSeconds` was 0. */
+  idle: IdleResult | null;
   lifecycle: LifecycleResult[];
   growth: CompletionResult[];
   /**
@@ -250,6 +259,13 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
     log(`completion path: ${options.jobs} jobs, ${options.addins} add-ins…`);
     const completion = await completionPath(ctx, { jobs: options.jobs });
 
+    let idle: IdleResult | null = null;
+    if (options.idleSeconds > 0) {
+      const addins = lifecycleAddins(options.rates[0] ?? 0, options.addins);
+      log(`idle: ${addins} add-ins long-polling for ${options.idleSeconds} s, nothing to do…`);
+      idle = await idleSystem(ctx, { addins, seconds: options.idleSeconds });
+    }
+
     const lifecycle: LifecycleResult[] = [];
     for (const rate of options.rates) {
       log(`full lifecycle at ${rate} jobs/s for ${options.rateSeconds} s…`);
@@ -316,6 +332,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       raw: { amqp, postgres, http },
       messaging,
       completion,
+      idle,
       lifecycle,
       growth,
       growthCostRatio,
@@ -331,6 +348,14 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
     await addinHttp.close();
     await system.cleanup();
   }
+}
+
+/** Cores the system (services, broker, database; not the harness) used while idle. */
+export function idleCores(idle: IdleResult): number {
+  return round(
+    idle.resources.filter((u) => !u.name.startsWith('bench')).reduce((sum, u) => sum + u.cores, 0),
+    2,
+  );
 }
 
 function fmt(value: number | null | undefined, unit = ''): string {
@@ -462,6 +487,13 @@ export function toMarkdown(r: BenchReport): string {
       `${r.completion.dbTxPerResult} committed tx/result (measured)`,
     ],
   ];
+  if (r.idle) {
+    rows.push([
+      `idle (${r.idle.addins} add-ins long-polling, ${r.idle.seconds} s)`,
+      `${idleCores(r.idle)} cores`,
+      `services + broker + database; the harness ${fmt(r.idle.resources.find((u) => u.name.startsWith('bench'))?.cores)} more; ${r.idle.polls} empty polls`,
+    ]);
+  }
   for (const l of r.lifecycle) {
     rows.push([
       `lifecycle at ${l.targetRate}/s (${l.jobs} jobs, ${l.addins} add-ins)`,
@@ -505,6 +537,7 @@ export function toMarkdown(r: BenchReport): string {
     [string, { resources: { name: string; cores: number; peakRssMb: number; processes: number }[] }]
   > = [
     ['completion', r.completion],
+    ...(r.idle ? [['idle', r.idle] as [string, IdleResult]] : []),
     ...r.lifecycle.map((l) => [`lifecycle ${l.targetRate}/s`, l] as [string, LifecycleResult]),
     ...r.growth.map((g) => [`growth ${g.priorJobs}`, g] as [string, CompletionResult]),
   ];

@@ -14,7 +14,7 @@ function parseArgs(argv: readonly string[]): BenchOptions {
   };
   if (has('--help')) {
     process.stdout.write(
-      'usage: npm run bench -- [--quick] [--jobs N] [--addins K] [--rates 100,250,500] [--seconds S]\n' +
+      'usage: npm run bench -- [--quick] [--jobs N] [--addins K] [--rates 100,250,500] [--seconds S] [--idle S]\n' +
         '                        [--growth 10000,200000] [--growth-jobs N] [--profile] [--classic]\n' +
         '                        [--node-options "--max-semi-space-size=4"]  (NODE_OPTIONS of the services)\n',
     );
@@ -26,6 +26,7 @@ function parseArgs(argv: readonly string[]): BenchOptions {
     '--addins',
     '--rates',
     '--seconds',
+    '--idle',
     '--growth',
     '--growth-jobs',
     '--classic',
@@ -51,6 +52,7 @@ function parseArgs(argv: readonly string[]): BenchOptions {
   options.jobs = int('--jobs') ?? options.jobs;
   options.addins = int('--addins') ?? options.addins;
   options.rateSeconds = int('--seconds') ?? options.rateSeconds;
+  options.idleSeconds = int('--idle') ?? options.idleSeconds;
   options.growthJobs = int('--growth-jobs') ?? options.growthJobs;
   options.rates = list('--rates') ?? options.rates;
   options.growth = list('--growth') ?? options.growth;

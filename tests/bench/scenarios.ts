@@ -249,7 +249,7 @@ const ADDIN_CYCLE_SECONDS = 0.5;
  * every rate, 100/s was held or not depending on the add-ins' round-trip times, not on the system's
  * throughput. A plant taking 500 jobs a second would have far more workstations than that.
  */
-function lifecycleAddins(rate: number, addins: number): number {
+export function lifecycleAddins(rate: number, addins: number): number {
   return Math.max(addins, Math.ceil(rate * ADDIN_CYCLE_SECONDS));
 }
 
@@ -536,6 +536,60 @@ async function quiet(ctx: ScenarioContext, timeoutMs: number): Promise<void> {
     });
   } finally {
     await depths.close();
+  }
+}
+
+/** What the system costs with nothing to do: the add-ins' long polls, the alert socket, the timers. */
+export interface IdleResult {
+  addins: number;
+  seconds: number;
+  /** `next` calls the add-ins made (each waited up to its 1 s long poll and found nothing). */
+  polls: number;
+  resources: ProcessUsage[];
+}
+
+/**
+ * The system idle for `seconds` with `addins` simulated add-ins long-polling `next` exactly as in the
+ * lifecycle (1 s waits), the alert socket connected and the lifecycle's backlog sampling running: the fixed
+ * part of the lifecycle's cost, which a rate's figures include and a per-job cost does not explain.
+ */
+export async function idleSystem(
+  ctx: ScenarioContext,
+  { addins, seconds }: { addins: number; seconds: number },
+): Promise<IdleResult> {
+  const clock = await connectAlertClock(ctx.system, ctx.tokens.viewer);
+  const depths = await queueDepths(ctx.system);
+  const clients = addinClients(ctx, 'IDLE', addins);
+  let stopping = false;
+  let polls = 0;
+  const workers = clients.map(async (client) => {
+    while (!stopping) {
+      const job = await client.next({ waitSeconds: 1 });
+      polls++;
+      if (job) throw new Error(`benchmark: the idle system handed out a job: ${job.jobId}`);
+    }
+  });
+  try {
+    ctx.profile?.start('idle');
+    const sampler = startSampler(ctx.groups);
+    const until = performance.now() + seconds * 1000;
+    while (performance.now() < until) {
+      await backlog(ctx, depths.depth);
+      ctx.progress(
+        'idle',
+        Math.min(seconds, Math.round((seconds * 1000 - (until - performance.now())) / 1000)),
+        seconds,
+      );
+      await wait(250);
+    }
+    const resources = sampler.stop();
+    ctx.profile?.stop();
+    return { addins, seconds, polls, resources };
+  } finally {
+    stopping = true;
+    await Promise.all(workers);
+    await depths.close();
+    clock.close();
   }
 }
 

@@ -441,6 +441,53 @@ describe('POST /api/addin/jobs/{jobId}/complete', () => {
     }
   });
 
+  it('finds the jobs of a finish by primary key, however many jobs are InProgress', async () => {
+    const { store, dev, jobIds } = await jobsClaimedThroughAStore(3);
+    // Two thousand other add-ins at work, and statistics that know it.
+    await gw.pool.query(
+      `
+      INSERT INTO addin_job (job_id, routing_id, routing_code, item_code, revision_code, cam_revision, parameters,
+        status, attempt, created_at, pending_since, started_at, lease_expires_at, claimed_by, requested_by,
+        correlation_id, updated_at)
+      SELECT gen_random_uuid(), routing_id, routing_code, item_code, revision_code, cam_revision, parameters,
+        'InProgress', 1, created_at, pending_since, started_at, lease_expires_at, 'WS-' || n, requested_by,
+        correlation_id, updated_at
+      FROM addin_job, generate_series(1, 2000) AS n WHERE job_id = $1::uuid`,
+      [jobIds[0]],
+    );
+    await gw.pool.query('ANALYZE addin_job');
+    const statements = jest.spyOn(gw.pool, 'query');
+    let finish: { text: string; values: unknown[] } | undefined;
+    try {
+      await Promise.all(
+        jobIds.map((jobId) => store.complete(jobId, dev, { resultStatus: 'completed', outputs }, gw.now())),
+      );
+      finish = statements.mock.calls
+        .map(([query]) => query as unknown as { text: string; values: unknown[] })
+        .find((query) => String(query.text).includes('jsonb_to_recordset'));
+    } finally {
+      statements.mockRestore();
+    }
+
+    const { rows } = await gw.pool.query<{ 'QUERY PLAN': unknown }>(
+      `EXPLAIN (FORMAT JSON) ${finish!.text}`,
+      finish!.values,
+    );
+    // Every scan of addin_job in the plan, and the indexes it reads.
+    const seqScans: string[] = [];
+    const indexes = new Set<string>();
+    const walk = (node: Record<string, unknown>) => {
+      if (node['Node Type'] === 'Seq Scan' && node['Relation Name'] === 'addin_job')
+        seqScans.push('addin_job');
+      const index = node['Index Name'];
+      if (typeof index === 'string' && index.startsWith('addin_job_')) indexes.add(index);
+      for (const child of (node['Plans'] as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
+    };
+    walk((rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+    // Not a scan of the InProgress jobs (the table, or its status index) hash-joined to the batch.
+    expect([seqScans, [...indexes]]).toEqual([[], ['addin_job_pkey']]);
+  });
+
   it('fails only the completion the database refuses, not the others of its batch', async () => {
     const { store, dev, jobIds } = await jobsClaimedThroughAStore(4);
 
