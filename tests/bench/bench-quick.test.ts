@@ -72,6 +72,7 @@ describe('the quick benchmark', () => {
     ).toBe(true);
     const l = report.lifecycle[0]!;
     for (const stage of Object.values(l.stages)) expect(stage.count).toBe(l.jobs);
+    expect([l.cpuMsPerJob, l.dbTxPerJob].every(isRate)).toBe(true);
     expect(l.backlog.samples.length).toBeGreaterThan(0);
     const names = report.completion.resources.map((r) => r.name);
     expect(names).toEqual(

@@ -512,6 +512,11 @@ export function toMarkdown(r: BenchReport): string {
       lat(l.stages.completeToAlert),
     ]);
     rows.push(['  approve→alert ms p50/p95/p99', lat(l.stages.approveToAlert), '']);
+    rows.push([
+      '  cost per job',
+      `${l.cpuMsPerJob} CPU ms`,
+      `${l.dbTxPerJob} committed tx/job (measured, the backlog polls included)`,
+    ]);
   }
   for (const g of r.growth) {
     rows.push([

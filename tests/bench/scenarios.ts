@@ -93,6 +93,10 @@ export interface LifecycleResult {
     approveToAlert: LatencySummary;
   };
   backlog: { first: number; last: number; max: number; growing: boolean; samples: number[] };
+  /** CPU milliseconds of services + broker + database per job, over the timed run (fixed costs included). */
+  cpuMsPerJob: number;
+  /** Committed PostgreSQL transactions per job over the timed run (whole cluster: the backlog polls too). */
+  dbTxPerJob: number;
   accounting: Accounting;
   resources: ProcessUsage[];
 }
@@ -629,6 +633,7 @@ export async function lifecycleAtRate(
   let stopping = false;
   try {
     ctx.profile?.start(`lifecycle-${rate}`);
+    const txBefore = await committedTransactions(ctx);
     const sampler = startSampler(ctx.groups);
     const backlogSamples: number[] = [];
     let sampling = true;
@@ -702,6 +707,7 @@ export async function lifecycleAtRate(
     }
     const lastAlert = Math.max(...jobIds.map((id) => clock.arrivals.get(id)?.[0] ?? 0));
     const resources = sampler.stop();
+    const txAfter = await committedTransactions(ctx);
     ctx.profile?.stop();
     sampling = false;
     await backlogLoop;
@@ -778,6 +784,8 @@ export async function lifecycleAtRate(
         growing,
         samples: backlogSamples,
       },
+      cpuMsPerJob: round((systemCpuSeconds(resources) * 1000) / n, 2),
+      dbTxPerJob: round((txAfter - txBefore) / n, 2),
       accounting,
       resources,
     };

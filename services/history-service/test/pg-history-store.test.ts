@@ -66,6 +66,23 @@ it('batches appends made while writes are running, and answers each caller for i
   expect(await store.listForRouting(routingId)).toHaveLength(3);
 });
 
+it('writes the entries appended in one tick with one INSERT, however many writes it may run at once', async () => {
+  const store = createPgHistoryStore(db.pool);
+  const routingId = randomUUID();
+  const statements = jest.spyOn(db.pool, 'query');
+  try {
+    const results = await Promise.all([1, 2, 3, 4, 5].map(() => store.append(entry({ routingId }))));
+
+    expect(results).toEqual([true, true, true, true, true]);
+    const inserts = statements.mock.calls.filter(([query]) =>
+      String((query as { text?: unknown }).text ?? query).includes('INSERT INTO history_entry'),
+    );
+    expect(inserts).toHaveLength(1);
+  } finally {
+    statements.mockRestore();
+  }
+});
+
 it('fails only the entry the database refuses when it was batched with others', async () => {
   const store = createPgHistoryStore(db.pool, { maxConcurrentWrites: 1 });
   const routingId = randomUUID();

@@ -57,6 +57,21 @@ it('stores one alert when the same event is appended twice at once (one batch)',
   expect(results[1]!.id).toBeGreaterThan(results[0]!.id);
 });
 
+it('stores the alerts appended in one tick in one transaction', async () => {
+  const store = createPgAlertStore(writers[1]!);
+  const transactions = jest.spyOn(writers[1]!, 'connect');
+  try {
+    const stored = await Promise.all(
+      [newAlert(), newAlert(), newAlert()].map((alert) => store.append(alert)),
+    );
+
+    expect(stored.every((alert) => alert !== undefined)).toBe(true);
+    expect(transactions).toHaveBeenCalledTimes(1);
+  } finally {
+    transactions.mockRestore();
+  }
+});
+
 it('makes alerts visible in id order under concurrent appends, so a reader following its cursor misses none', async () => {
   const stores = writers.map((writer) => createPgAlertStore(writer, { maxBatch: 5 }));
   const reader = stores[0]!;

@@ -61,9 +61,10 @@ interface Pending {
  * of an error. An inbox row would repeat the primary
  * key's work in a second table and a transaction around both.
  *
- * Appends are batched: while `maxConcurrentWrites` INSERTs run, new entries wait and go together
- * in the next one. An idle store writes an entry at once; a busy one pays one commit (one WAL
- * flush) per batch instead of per entry, which is what bounds a single-row writer.
+ * Appends are batched: the entries appended in one turn of the event loop go together, and while
+ * `maxConcurrentWrites` INSERTs run, new entries wait and go together in the next one. A busy store
+ * pays one commit (one WAL flush) per batch instead of per entry, which is what bounds a single-row
+ * writer.
  */
 export function createPgHistoryStore(pool: Pool, options: PgHistoryStoreOptions = {}): HistoryStore {
   const maxBatch = options.maxBatch ?? 100;
@@ -116,6 +117,19 @@ export function createPgHistoryStore(pool: Pool, options: PgHistoryStoreOptions 
     }
   }
 
+  // The appends of one turn of the event loop go together: a consumer batch's handlers append one after the
+  // other within a tick, and writing the first at once (while fewer than `maxConcurrentWrites` run) split a
+  // batch of three events into three INSERTs (three transactions) at low rates.
+  let scheduled = false;
+  function schedulePump(): void {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      pump();
+    });
+  }
+
   function pump(): void {
     while (writing < maxConcurrentWrites && queue.length > 0) {
       const batch = queue.slice(0, maxBatch);
@@ -132,7 +146,7 @@ export function createPgHistoryStore(pool: Pool, options: PgHistoryStoreOptions 
     append(entry) {
       return new Promise<boolean>((resolve, reject) => {
         queue.push({ entry, resolve, reject });
-        pump();
+        schedulePump();
       });
     },
 

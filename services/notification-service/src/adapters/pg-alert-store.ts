@@ -56,7 +56,8 @@ interface Pending {
  * committed in the same order. Without it, id 6 could commit before id 5, a reader past 6 would
  * never see 5, and a client would silently miss that alert.
  *
- * One writer per process: appends made while an INSERT runs wait and go together in the next one.
+ * One writer per process: the appends of one turn of the event loop go together, and appends made
+ * while an INSERT runs wait and go together in the next one.
  * Concurrent transactions would only queue on the lock while each held a pooled connection; one at
  * a time, a burst costs one commit per batch instead of per alert.
  */
@@ -109,6 +110,18 @@ export function createPgAlertStore(pool: Pool, options: PgAlertStoreOptions = {}
     }
   }
 
+  // The appends of one turn of the event loop go together: a consumer batch's handlers append one after the
+  // other within a tick, and writing the first at once sent it alone, ahead of the rest.
+  let scheduled = false;
+  function schedulePump(): void {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      pump();
+    });
+  }
+
   function pump(): void {
     if (writing || queue.length === 0) return;
     const batch = queue.slice(0, maxBatch);
@@ -124,7 +137,7 @@ export function createPgAlertStore(pool: Pool, options: PgAlertStoreOptions = {}
     append(alert) {
       return new Promise<Alert | undefined>((resolve, reject) => {
         queue.push({ alert, resolve, reject });
-        pump();
+        schedulePump();
       });
     },
 
