@@ -124,6 +124,76 @@ describe('creating jobs from EspritGenerationCommand', () => {
   });
 });
 
+describe('creating jobs in batches', () => {
+  const command = () =>
+    createMessage(
+      EspritGenerationCommand,
+      {
+        jobId: randomUUID(),
+        routingId: randomUUID(),
+        routingCode: 'GT310002',
+        itemCode: 'ITEM-8',
+        revisionCode: 'A',
+        camRevision: '1.0.0',
+        parameters: { machine: 'DMU-50', fixture: 'F-2' },
+        requestedBy: 'approver-1',
+      },
+      { correlationId: `corr-${randomUUID()}` },
+    );
+
+  it('creates the jobs of commands handled together in one statement, a repeated command once', async () => {
+    const store = createJobStore(gw.prisma, gw.pool);
+    const commands = Array.from({ length: 10 }, () => command());
+    const statements = jest.spyOn(gw.pool, 'query');
+    let created: Array<unknown>;
+    let creates: number;
+    try {
+      // One tick: ten commands, and the first one published twice (a relay that published it again).
+      created = await Promise.all([...commands, commands[0]!].map((c) => store.create(c, gw.now())));
+      creates = statements.mock.calls.filter(([query]) =>
+        String((query as { text?: unknown }).text ?? query).includes('INSERT INTO addin_job'),
+      ).length;
+    } finally {
+      statements.mockRestore();
+    }
+
+    expect(creates).toBe(1);
+    expect(created.map((job) => (job as { jobId?: string } | undefined)?.jobId)).toEqual([
+      ...commands.map((c) => c.payload.jobId),
+      undefined,
+    ]);
+    const rows = await gw.prisma.addinJob.findMany({
+      where: { jobId: { in: commands.map((c) => c.payload.jobId) } },
+    });
+    expect(rows.map((row) => [row.status, row.attempt, row.parameters])).toEqual(
+      Array(10).fill(['Pending', 1, { machine: 'DMU-50', fixture: 'F-2' }]),
+    );
+    await gw.settle();
+    for (const c of commands) expect(gw.messagesOf(AddinJobQueued, c.payload.jobId)).toHaveLength(1);
+  });
+
+  it('fails only the command the database refuses, not the others of its batch', async () => {
+    const store = createJobStore(gw.prisma, gw.pool);
+    // A lone surrogate: the contract refuses it and jsonb can't hold it — the store is given it directly.
+    const refused = command();
+    const commands = [
+      command(),
+      { ...refused, payload: { ...refused.payload, parameters: { note: 'bad \ud800' } } },
+      command(),
+    ];
+
+    const outcomes = await Promise.allSettled(commands.map((c) => store.create(c, gw.now())));
+
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const rows = await gw.prisma.addinJob.findMany({
+      where: { jobId: { in: commands.map((c) => c.payload.jobId) } },
+    });
+    expect(rows.map((row) => row.jobId).sort()).toEqual(
+      [commands[0]!.payload.jobId, commands[2]!.payload.jobId].sort(),
+    );
+  });
+});
+
 describe('GET /api/addin/jobs/next', () => {
   it('hands each of 10 jobs to exactly one of 50 concurrent callers and answers 204 to the other 40', async () => {
     const jobIds = [];

@@ -2,6 +2,7 @@ import type { EspritGenerationCommand } from '@mcms/contracts';
 import {
   createBatcher,
   enqueueOutbox,
+  type Batcher,
   fromPgClient,
   fromPrismaTx,
   withPgTransaction,
@@ -102,11 +103,11 @@ const FINISH_JOBS_SQL = `WITH finish AS (
 const FINISH_BATCH_MAX = 64;
 const FINISH_BATCHES_AT_ONCE = 2;
 
-/** What became of one completion in its batch: its finished row, nothing matched, or its own failure. */
-type FinishOutcome = JobRow | undefined | { failed: unknown };
+/** What became of one record of a batch statement: its row, nothing matched, or its own failure. */
+type BatchOutcome = JobRow | undefined | { failed: unknown };
 
 /** One completion to finish, as {@link FINISH_JOBS_SQL} reads it. */
-interface FinishRecord {
+interface FinishRecord extends OutboxRecord {
   job_id: string;
   status: JobStatus;
   completed_at: Date;
@@ -116,6 +117,10 @@ interface FinishRecord {
   result_hash: string;
   device_id: string;
   attempt: number;
+}
+
+/** The outbox row a batch record's statement writes with it. */
+interface OutboxRecord {
   message_id: string;
   exchange: string;
   routing_key: string;
@@ -124,20 +129,50 @@ interface FinishRecord {
 
 const READ_JOB_SQL = `SELECT ${JOB_COLUMNS} FROM addin_job WHERE job_id = $1::uuid`;
 
-// A new Pending job (attempt 1) unless its jobId exists, and its `addin-job.queued` ($11…$14) only if it was
-// inserted: data-modifying CTEs run to completion together, so the job and its outbox row commit together.
-const CREATE_JOB_SQL = `WITH created AS (
+// New Pending jobs (attempt 1), one per record of $1, each unless its jobId exists, and the `addin-job.queued` of
+// each one inserted: data-modifying CTEs run to completion together, so the jobs and their outbox rows commit
+// together. A record whose job exists is in neither.
+const CREATE_JOBS_SQL = `WITH incoming AS (
+    SELECT job_id, routing_id, routing_code, item_code, revision_code, cam_revision, parameters, created_at,
+      requested_by, correlation_id, message_id, exchange, routing_key, envelope
+    FROM jsonb_to_recordset($1::jsonb) AS c(job_id uuid, routing_id uuid, routing_code text,
+      item_code text, revision_code text, cam_revision text, parameters jsonb, created_at timestamptz,
+      requested_by text, correlation_id text, message_id uuid, exchange text, routing_key text, envelope jsonb)
+  ), created AS (
     INSERT INTO addin_job (job_id, routing_id, routing_code, item_code, revision_code, cam_revision,
       parameters, status, attempt, created_at, pending_since, requested_by, correlation_id, updated_at)
-    VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7::jsonb, 'Pending', 1, $8, $8, $9, $10, $8)
+    SELECT job_id, routing_id, routing_code, item_code, revision_code, cam_revision, parameters, 'Pending', 1,
+      created_at, created_at, requested_by, correlation_id, created_at
+    FROM incoming
     ON CONFLICT (job_id) DO NOTHING
     RETURNING ${JOB_COLUMNS}
   ), queued AS (
     INSERT INTO outbox_message (message_id, exchange, routing_key, envelope)
-    SELECT $11::uuid, $12, $13, $14::jsonb FROM created
+    SELECT i.message_id, i.exchange, i.routing_key, i.envelope FROM created JOIN incoming i USING (job_id)
     RETURNING 1
   )
   SELECT ${JOB_COLUMNS} FROM created`;
+
+/** Jobs one statement creates at most, and statements creating jobs at once. */
+const CREATE_BATCH_MAX = 64;
+const CREATE_BATCHES_AT_ONCE = 2;
+
+/** One job to create, as {@link CREATE_JOBS_SQL} reads it: the row's own columns and its queued event. */
+type CreateRecord = Pick<
+  JobRow,
+  | 'job_id'
+  | 'routing_id'
+  | 'routing_code'
+  | 'item_code'
+  | 'revision_code'
+  | 'cam_revision'
+  | 'parameters'
+  | 'created_at'
+  | 'requested_by'
+  | 'correlation_id'
+> &
+  OutboxRecord;
+
 // $1: the claims of a batch, numbered 1…n in arrival order ($2 = n). The n oldest Pending jobs nobody else is
 // claiming right now (SKIP LOCKED), oldest first, go to the claims in that order; a claim past the last
 // Pending job gets nothing.
@@ -167,6 +202,58 @@ interface ClaimRecord {
   lease_expires_at: Date;
 }
 
+/**
+ * Records keyed by job id that one statement handles per batch (`run` returns the rows it wrote): those that
+ * arrive while `maxConcurrent` statements run go together in the next one, at most `maxItems`.
+ *
+ * A job twice in one batch (the same completion twice at once, a command published twice) goes in once: the
+ * repeat shares its first's failure, or is answered "nothing matched" — its caller then reads the job and finds
+ * what the first did. One record the database refuses must not fail its neighbours: after a failed batch each
+ * goes again on its own, and only what fails alone fails. (A database that is down fails them all, as it would
+ * have one by one.)
+ */
+function statementBatcher<T extends { job_id: string }>(
+  maxItems: number,
+  maxConcurrent: number,
+  run: (records: readonly T[]) => Promise<JobRow[]>,
+): Batcher<T, BatchOutcome> {
+  const runAll = async (records: readonly T[]) =>
+    new Map((await run(records)).map((row) => [row.job_id, row]));
+  return createBatcher<T, BatchOutcome>({
+    maxItems,
+    maxWaitMs: 0,
+    maxConcurrent,
+    run: async (records): Promise<BatchOutcome[]> => {
+      const first = new Map<string, T>();
+      for (const record of records) if (!first.has(record.job_id)) first.set(record.job_id, record);
+      const unique = [...first.values()];
+      let outcomes: Map<T, BatchOutcome>;
+      try {
+        const written = await runAll(unique);
+        outcomes = new Map(unique.map((record) => [record, written.get(record.job_id)]));
+      } catch (batchError) {
+        if (unique.length === 1) throw batchError;
+        const alone = await Promise.all(
+          unique.map((record) =>
+            runAll([record]).then(
+              (rows): BatchOutcome => rows.get(record.job_id),
+              (err: unknown): BatchOutcome => ({ failed: err }),
+            ),
+          ),
+        );
+        outcomes = new Map(unique.map((record, i) => [record, alone[i]]));
+      }
+      return records.map((record) => {
+        const own = outcomes.get(record);
+        if (own !== undefined || outcomes.has(record)) return own;
+        // A repeat: its first's failure, or "nothing matched".
+        const firstOutcome = outcomes.get(first.get(record.job_id) as T);
+        return firstOutcome !== undefined && 'failed' in firstOutcome ? firstOutcome : undefined;
+      });
+    },
+  });
+}
+
 /** The {@link JobStore} on the gateway's Prisma client. */
 export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
   // See `complete`: what a job was when this replica handed it out spares its completion a read.
@@ -178,46 +265,30 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
   };
   // Completions finish in batches: one statement (one transaction, one WAL flush) for those that arrive while
   // the statement before them runs, instead of one each; under load that is most of them.
-  const finishAll = async (records: readonly FinishRecord[]): Promise<Map<string, JobRow>> => {
-    const { rows } = await pool.query<JobRow>({
-      ...prepared(FINISH_JOBS_SQL),
-      values: [JSON.stringify(records), records.map((record) => record.job_id)],
-    });
-    return new Map(rows.map((row) => [row.job_id, row]));
-  };
-  const finishing = createBatcher<FinishRecord, FinishOutcome>({
-    maxItems: FINISH_BATCH_MAX,
-    maxWaitMs: 0,
-    maxConcurrent: FINISH_BATCHES_AT_ONCE,
-    run: async (records): Promise<FinishOutcome[]> => {
-      // A job twice in one batch (two identical completions at once) would have its command queued twice: only
-      // the first goes in, and the other is answered "matched nothing", so its caller reads the job again and
-      // finds it finished (a replay, or a conflict for another body).
-      const first = new Map<string, FinishRecord>();
-      for (const record of records) if (!first.has(record.job_id)) first.set(record.job_id, record);
-      const unique = [...first.values()];
-      let outcomes: Map<FinishRecord, FinishOutcome>;
-      try {
-        const finished = await finishAll(unique);
-        outcomes = new Map(unique.map((record) => [record, finished.get(record.job_id)]));
-      } catch (batchError) {
-        // One completion the database refuses must not fail its neighbours: each goes again on its own, and
-        // only what fails alone fails. (A database that is down fails them all, as it would have one by one.)
-        if (unique.length === 1) throw batchError;
-        const alone = await Promise.all(
-          unique.map((record) =>
-            finishAll([record]).then(
-              (rows): FinishOutcome => rows.get(record.job_id),
-              (err: unknown): FinishOutcome => ({ failed: err }),
-            ),
-          ),
-        );
-        outcomes = new Map(unique.map((record, i) => [record, alone[i]]));
-      }
-      // A repeat left out of the batch is not in `outcomes`: "matched nothing".
-      return records.map((record) => outcomes.get(record));
+  const finishing = statementBatcher<FinishRecord>(
+    FINISH_BATCH_MAX,
+    FINISH_BATCHES_AT_ONCE,
+    async (records) => {
+      const { rows } = await pool.query<JobRow>({
+        ...prepared(FINISH_JOBS_SQL),
+        values: [JSON.stringify(records), records.map((record) => record.job_id)],
+      });
+      return rows;
     },
-  });
+  );
+  // Jobs are created in batches the same way: the commands the consumer handles at once (its prefetch) go in
+  // one statement.
+  const creating = statementBatcher<CreateRecord>(
+    CREATE_BATCH_MAX,
+    CREATE_BATCHES_AT_ONCE,
+    async (records) => {
+      const { rows } = await pool.query<JobRow>({
+        ...prepared(CREATE_JOBS_SQL),
+        values: [JSON.stringify(records)],
+      });
+      return rows;
+    },
+  );
   // A batch of claims is one transaction — the UPDATE hands the oldest Pending jobs nobody else is claiming
   // (SKIP LOCKED) to the waiting devices in order, then the started events of what it handed out are queued —
   // instead of a transaction of four round trips per claim. A transaction, because each started event is built
@@ -254,10 +325,9 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
   };
 
   return {
-    // One statement on plain pg (Prisma's interactive transaction took four round trips and more CPU than
-    // the statements): the job and its `addin-job.queued` together (CREATE_JOB_SQL), and a redelivered
-    // command (or the routing-worker's outbox publishing it again) finds its job (ON CONFLICT DO NOTHING), so
-    // nothing is inserted and no second event is queued.
+    // One statement on plain pg, shared with the commands handled meanwhile: the job and its `addin-job.queued`
+    // together (CREATE_JOBS_SQL), and a redelivered command (or the routing-worker's outbox publishing it
+    // again) finds its job (ON CONFLICT DO NOTHING), so nothing is inserted and no second event is queued.
     async create(command, now) {
       const p = command.payload;
       // A new job is always attempt 1: its event is known before the row exists.
@@ -266,27 +336,24 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
         command,
         now,
       );
-      const { rows } = await pool.query<JobRow>({
-        ...prepared(CREATE_JOB_SQL),
-        values: [
-          p.jobId,
-          p.routingId,
-          p.routingCode,
-          p.itemCode,
-          p.revisionCode,
-          p.camRevision,
-          JSON.stringify(p.parameters),
-          now,
-          p.requestedBy,
-          command.correlationId,
-          queued.envelope.messageId,
-          queued.exchange,
-          queued.routingKey,
-          JSON.stringify(queued.envelope),
-        ],
+      const outcome = await creating.submit({
+        job_id: p.jobId,
+        routing_id: p.routingId,
+        routing_code: p.routingCode,
+        item_code: p.itemCode,
+        revision_code: p.revisionCode,
+        cam_revision: p.camRevision,
+        parameters: p.parameters,
+        created_at: now,
+        requested_by: p.requestedBy,
+        correlation_id: command.correlationId,
+        message_id: queued.envelope.messageId,
+        exchange: queued.exchange,
+        routing_key: queued.routingKey,
+        envelope: queued.envelope,
       });
-      const row = rows[0];
-      return row === undefined ? undefined : jobFromRow(row);
+      if (outcome !== undefined && 'failed' in outcome) throw outcome.failed;
+      return outcome === undefined ? undefined : jobFromRow(outcome);
     },
 
     // Claims in groups, like completions: the claims that arrive while one runs go together in the next.

@@ -1,5 +1,6 @@
 import type { ChangeType } from '@mcms/contracts';
 import { prepared } from '@mcms/db';
+import { createBatcher } from '@mcms/messaging';
 import type { Pool } from 'pg';
 import type { HistoryEntry, HistoryOutcome, HistoryStore } from '../domain/history-entry';
 
@@ -45,11 +46,8 @@ export interface PgHistoryStoreOptions {
   maxConcurrentWrites?: number;
 }
 
-interface Pending {
-  entry: HistoryEntry;
-  resolve: (written: boolean) => void;
-  reject: (err: unknown) => void;
-}
+/** What became of one appended entry: written, skipped as a duplicate, or refused on its own. */
+type Appended = boolean | { failed: unknown };
 
 /**
  * The history in PostgreSQL (`history_entry`), on plain node-postgres with prepared statements: every event
@@ -67,11 +65,6 @@ interface Pending {
  * writer.
  */
 export function createPgHistoryStore(pool: Pool, options: PgHistoryStoreOptions = {}): HistoryStore {
-  const maxBatch = options.maxBatch ?? 100;
-  const maxConcurrentWrites = options.maxConcurrentWrites ?? 4;
-  let queue: Pending[] = [];
-  let writing = 0;
-
   // The ids the database inserted; rows skipped as duplicates are absent.
   async function insert(entries: HistoryEntry[]): Promise<Set<string>> {
     const column = <K extends keyof HistoryEntry>(key: K) => entries.map((entry) => entry[key]);
@@ -94,60 +87,44 @@ export function createPgHistoryStore(pool: Pool, options: PgHistoryStoreOptions 
     return new Set(rows.map((row) => row.id));
   }
 
-  async function write(batch: Pending[]): Promise<void> {
-    let inserted: Set<string>;
-    try {
-      inserted = await insert(batch.map((pending) => pending.entry));
-    } catch (err) {
-      if (batch.length === 1) {
-        batch[0]!.reject(err);
-        return;
+  // The appends of one turn of the event loop go together (a consumer batch's handlers append one after the
+  // other within a tick), and so do those made while `maxConcurrentWrites` INSERTs run.
+  const appends = createBatcher<HistoryEntry, Appended>({
+    maxItems: options.maxBatch ?? 100,
+    maxWaitMs: 0,
+    maxConcurrent: options.maxConcurrentWrites ?? 4,
+    run: async (entries) => {
+      let inserted: Set<string>;
+      try {
+        inserted = await insert(entries);
+      } catch (err) {
+        if (entries.length === 1) throw err;
+        // One entry the database refuses must not fail (and retry, and finally dead-letter) the
+        // others: write each alone, so only its own event fails. If the database is down, all do.
+        return Promise.all(
+          entries.map((entry) =>
+            insert([entry]).then(
+              (ids): Appended => ids.has(entry.id),
+              (failed: unknown): Appended => ({ failed }),
+            ),
+          ),
+        );
       }
-      // One entry the database refuses must not fail (and retry, and finally dead-letter) the
-      // others: write each alone, so only its own event fails. If the database is down, all do.
-      await Promise.all(batch.map((pending) => write([pending])));
-      return;
-    }
-    // The same event twice in one batch: one row, and only the first caller wrote it.
-    const claimed = new Set<string>();
-    for (const { entry, resolve } of batch) {
-      const written = inserted.has(entry.id) && !claimed.has(entry.id);
-      claimed.add(entry.id);
-      resolve(written);
-    }
-  }
-
-  // The appends of one turn of the event loop go together: a consumer batch's handlers append one after the
-  // other within a tick, and writing the first at once (while fewer than `maxConcurrentWrites` run) split a
-  // batch of three events into three INSERTs (three transactions) at low rates.
-  let scheduled = false;
-  function schedulePump(): void {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      pump();
-    });
-  }
-
-  function pump(): void {
-    while (writing < maxConcurrentWrites && queue.length > 0) {
-      const batch = queue.slice(0, maxBatch);
-      queue = queue.slice(batch.length);
-      writing++;
-      void write(batch).finally(() => {
-        writing--;
-        pump();
+      // The same event twice in one batch: one row, and only the first caller wrote it.
+      const claimed = new Set<string>();
+      return entries.map((entry) => {
+        const written = inserted.has(entry.id) && !claimed.has(entry.id);
+        claimed.add(entry.id);
+        return written;
       });
-    }
-  }
+    },
+  });
 
   return {
-    append(entry) {
-      return new Promise<boolean>((resolve, reject) => {
-        queue.push({ entry, resolve, reject });
-        schedulePump();
-      });
+    async append(entry) {
+      const appended = await appends.submit(entry);
+      if (typeof appended !== 'boolean') throw appended.failed;
+      return appended;
     },
 
     async listForRouting(routingId) {

@@ -1,6 +1,6 @@
 import type { NotificationSeverity, NotificationType } from '@mcms/contracts';
 import { prepared } from '@mcms/db';
-import { withPgTransaction } from '@mcms/messaging';
+import { createBatcher, withPgTransaction } from '@mcms/messaging';
 import type { Pool } from 'pg';
 import type { Alert, AlertStore, NewAlert } from '../domain/alert';
 
@@ -39,11 +39,8 @@ export interface PgAlertStoreOptions {
   maxBatch?: number;
 }
 
-interface Pending {
-  alert: NewAlert;
-  resolve: (stored: Alert | undefined) => void;
-  reject: (err: unknown) => void;
-}
+/** What became of one appended alert: stored, already there (undefined), or refused on its own. */
+type Appended = Alert | undefined | { failed: unknown };
 
 /**
  * Alerts in PostgreSQL (`notification`), on plain node-postgres with prepared statements: this is the path
@@ -62,10 +59,6 @@ interface Pending {
  * a time, a burst costs one commit per batch instead of per alert.
  */
 export function createPgAlertStore(pool: Pool, options: PgAlertStoreOptions = {}): AlertStore {
-  const maxBatch = options.maxBatch ?? 100;
-  let queue: Pending[] = [];
-  let writing = false;
-
   // The rows the database inserted; events stored before are absent.
   async function insert(alerts: NewAlert[]): Promise<Map<string, Alert>> {
     const column = <K extends keyof NewAlert>(key: K) => alerts.map((alert) => alert[key]);
@@ -89,56 +82,45 @@ export function createPgAlertStore(pool: Pool, options: PgAlertStoreOptions = {}
     return new Map(rows.map((row) => [row.event_id, toAlert(row)]));
   }
 
-  async function write(batch: Pending[]): Promise<void> {
-    let stored: Map<string, Alert>;
-    try {
-      stored = await insert(batch.map((pending) => pending.alert));
-    } catch (err) {
-      if (batch.length === 1) {
-        batch[0]!.reject(err);
-        return;
+  // One INSERT at a time; the appends of one turn of the event loop go together (a consumer batch's handlers
+  // append one after the other within a tick), and so do those made while an INSERT runs.
+  const appends = createBatcher<NewAlert, Appended>({
+    maxItems: options.maxBatch ?? 100,
+    maxWaitMs: 0,
+    maxConcurrent: 1,
+    run: async (alerts) => {
+      let stored: Map<string, Alert>;
+      try {
+        stored = await insert(alerts);
+      } catch (err) {
+        if (alerts.length === 1) throw err;
+        // One alert the database refuses must not fail (and retry, and dead-letter) the others:
+        // write each alone, in order, so only its own event fails. If the database is down, all do.
+        const alone: Appended[] = [];
+        for (const alert of alerts) {
+          alone.push(
+            await insert([alert]).then(
+              (rows): Appended => rows.get(alert.eventId),
+              (failed: unknown): Appended => ({ failed }),
+            ),
+          );
+        }
+        return alone;
       }
-      // One alert the database refuses must not fail (and retry, and dead-letter) the others:
-      // write each alone, so only its own event fails. If the database is down, all do.
-      for (const pending of batch) await write([pending]);
-      return;
-    }
-    // The same event twice in one batch: one row, and only the first caller stored it.
-    for (const { alert, resolve } of batch) {
-      resolve(stored.get(alert.eventId));
-      stored.delete(alert.eventId);
-    }
-  }
-
-  // The appends of one turn of the event loop go together: a consumer batch's handlers append one after the
-  // other within a tick, and writing the first at once sent it alone, ahead of the rest.
-  let scheduled = false;
-  function schedulePump(): void {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      pump();
-    });
-  }
-
-  function pump(): void {
-    if (writing || queue.length === 0) return;
-    const batch = queue.slice(0, maxBatch);
-    queue = queue.slice(batch.length);
-    writing = true;
-    void write(batch).finally(() => {
-      writing = false;
-      pump();
-    });
-  }
+      // The same event twice in one batch: one row, and only the first caller stored it.
+      return alerts.map((alert) => {
+        const alertStored = stored.get(alert.eventId);
+        stored.delete(alert.eventId);
+        return alertStored;
+      });
+    },
+  });
 
   return {
-    append(alert) {
-      return new Promise<Alert | undefined>((resolve, reject) => {
-        queue.push({ alert, resolve, reject });
-        schedulePump();
-      });
+    async append(alert) {
+      const appended = await appends.submit(alert);
+      if (appended !== undefined && 'failed' in appended) throw appended.failed;
+      return appended;
     },
 
     async listAfter(after, limit) {
