@@ -89,15 +89,15 @@ describe('the quick benchmark', () => {
       expect(usage.peakRssMb).toBeGreaterThan(0);
     }
     // The idle phase: every add-in of the lifecycle's fleet polled (and got nothing), every process sampled.
-    expect(report.idle).toMatchObject({ addins: 8, seconds: 2 });
-    expect(report.idle!.polls).toBeGreaterThanOrEqual(8);
+    expect(report.idle).toMatchObject({ addins: l.addins, seconds: 2 });
+    expect(report.idle!.polls).toBeGreaterThanOrEqual(l.addins);
     expect(report.idle!.resources.map((r) => r.name)).toEqual(names);
   });
 
   it('prints one table with every target of the issue', () => {
     const markdown = toMarkdown(report);
     for (const target of [
-      'idle (8 add-ins long-polling, 2 s)',
+      `idle (${report.lifecycle[0]!.addins} add-ins long-polling, 2 s)`,
       'completion path ≥ 1,000 results/s',
       'full lifecycle holds ≥ 500 jobs/s',
       'p99 /complete ≤ 50 ms',

@@ -198,7 +198,7 @@ interface Prepared {
 }
 
 async function createRouting(ctx: ScenarioContext, label: string, requestApproval: boolean) {
-  const api = ctx.system.api('routing-worker');
+  const api = ctx.system.api('routing-worker', ctx.http.fetch);
   const id = randomBytes(5).toString('hex').toUpperCase();
   const codes = { routingCode: `${label}-${id}`, itemCode: `ITEM-${id}`, revisionCode: 'A' };
   const created = await api.post<{ id: string }>('/api/routings', codes, { token: ctx.tokens.editor });
@@ -224,7 +224,7 @@ async function createRouting(ctx: ScenarioContext, label: string, requestApprova
 async function approve(ctx: ScenarioContext, routingId: string, shed = { count: 0 }): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     const answer = await ctx.system
-      .api('routing-worker')
+      .api('routing-worker', ctx.http.fetch)
       .post<{ lastAddinJobId: string }>(
         `/api/routings/${routingId}/approve`,
         {},

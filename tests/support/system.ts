@@ -178,7 +178,8 @@ export interface System {
   readonly databaseUrl: string;
   /** Milliseconds from spawn to `/readyz` 200, per service. */
   readonly startupMs: Readonly<Record<SystemService, number>>;
-  api(service: SystemService): Api;
+  /** The HTTP API of `service` (over `fetchImpl`, global fetch by default: the benchmark passes a lighter one). */
+  api(service: SystemService, fetchImpl?: typeof fetch): Api;
   /** An add-in client of the gateway for `deviceId` (bootstrap key unless `key` is given). */
   addinClient(deviceId: string, options?: Partial<AddinClientOptions>): AddinClient;
   /** Runs SQL in a service's own schema (for what the API does not show, e.g. an outbox). */
@@ -436,7 +437,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       amqpUrl,
       databaseUrl,
       startupMs,
-      api: (service) => createApi(urlOf(urls, service), addinKey),
+      api: (service, fetchImpl) => createApi(urlOf(urls, service), addinKey, fetchImpl),
       addinClient: (deviceId, clientOptions = {}) =>
         createAddinClient({
           baseUrl: urlOf(urls, 'addin-gateway'),
@@ -534,7 +535,7 @@ async function waitReady(p: RunningService, baseUrl: string, timeoutMs: number):
   throw new Error(`${p.service} was not ready within ${timeoutMs} ms (last /readyz: ${last})`);
 }
 
-function createApi(baseUrl: string, addinKey: string): Api {
+function createApi(baseUrl: string, addinKey: string, fetchImpl: typeof fetch = fetch): Api {
   async function request<T>(
     method: string,
     urlPath: string,
@@ -552,7 +553,7 @@ function createApi(baseUrl: string, addinKey: string): Api {
     if (options.rawBody !== undefined) body = options.rawBody;
     else if (options.body !== undefined) body = JSON.stringify(options.body);
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(`${baseUrl}${urlPath}`, {
+    const response = await fetchImpl(`${baseUrl}${urlPath}`, {
       method,
       headers: { ...headers, ...options.headers },
       body,

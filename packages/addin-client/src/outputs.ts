@@ -137,10 +137,16 @@ export async function writeJobOutputs(
 ): Promise<OutputFile[]> {
   const folder = path.join(sharedDriveRoot, ...jobTargetOf(job).folder.split('/'));
   await mkdir(folder, { recursive: true });
+  // Each folder once: most outputs sit in the job's folder itself.
+  const made = new Set([folder]);
   const outputs: OutputFile[] = [];
   for (const file of files) {
     const target = path.join(folder, ...file.path.split('/'));
-    await mkdir(path.dirname(target), { recursive: true });
+    const parent = path.dirname(target);
+    if (!made.has(parent)) {
+      await mkdir(parent, { recursive: true });
+      made.add(parent);
+    }
     await writeFile(target, file.content);
     outputs.push(describeOutput(file));
   }
