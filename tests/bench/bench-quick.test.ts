@@ -70,6 +70,9 @@ describe('the quick benchmark', () => {
         report.growthCostRatio,
       ].every(isRate),
     ).toBe(true);
+    // Raw amqplib and our messaging in alternating rounds, each round's ratio kept.
+    expect(report.messaging.roundRatios).toHaveLength(3);
+    expect(report.messaging.roundRatios.every(isRate)).toBe(true);
     const l = report.lifecycle[0]!;
     for (const stage of Object.values(l.stages)) expect(stage.count).toBe(l.jobs);
     expect([l.cpuMsPerJob, l.dbTxPerJob].every(isRate)).toBe(true);

@@ -155,7 +155,8 @@ export async function ourMessaging(
         }),
       },
     });
-    void consumer;
+    // Subscribed before the clock starts, as the raw consumer is.
+    await consumer.ready;
     const started = performance.now();
     let next = 0;
     const lane = async () => {
