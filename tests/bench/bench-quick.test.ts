@@ -87,6 +87,10 @@ describe('the quick benchmark', () => {
         'rabbitmq',
       ]),
     );
+    for (const scenario of [report.completion, report.idle!, ...report.lifecycle, ...report.growth]) {
+      expect(scenario.host.busyCores).toBeGreaterThan(0);
+      expect(scenario.host.stealPercent).toBeGreaterThanOrEqual(0);
+    }
     for (const usage of report.completion.resources) {
       expect(usage.processes).toBeGreaterThan(0);
       expect(usage.peakRssMb).toBeGreaterThan(0);

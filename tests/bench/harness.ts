@@ -575,7 +575,13 @@ export function toMarkdown(r: BenchReport): string {
 
   const resourceRows: string[][] = [];
   const scenarios: Array<
-    [string, { resources: { name: string; cores: number; peakRssMb: number; processes: number }[] }]
+    [
+      string,
+      {
+        resources: { name: string; cores: number; peakRssMb: number; processes: number }[];
+        host: { busyCores: number; stealPercent: number };
+      },
+    ]
   > = [
     ['completion', r.completion],
     ...(r.idle ? [['idle', r.idle] as [string, IdleResult]] : []),
@@ -583,11 +589,16 @@ export function toMarkdown(r: BenchReport): string {
     ...r.growth.map((g) => [`growth ${g.priorJobs}`, g] as [string, CompletionResult]),
   ];
   for (const [name, s] of scenarios) {
-    resourceRows.push([name, ...s.resources.map((u) => `${u.cores} / ${u.peakRssMb}`)]);
+    resourceRows.push([
+      name,
+      ...s.resources.map((u) => `${u.cores} / ${u.peakRssMb}`),
+      `${s.host.busyCores} / ${s.host.stealPercent} %`,
+    ]);
   }
   const resourceHeader = [
     'scenario (cores / peak RSS MB)',
     ...(r.completion.resources.map((u) => u.name) ?? []),
+    'machine (busy cores / steal)',
   ];
 
   return [

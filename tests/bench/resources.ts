@@ -172,6 +172,44 @@ export function startSampler(groups: readonly ProcessGroup[], intervalMs = 250, 
   };
 }
 
+/** What the whole machine did while a scenario ran (`/proc/stat`, every CPU). */
+export interface HostUsage {
+  /** Cores busy on average (user, system, interrupts…), of every process, ours or not. */
+  busyCores: number;
+  /**
+   * Percent of the time the hypervisor ran someone else on our virtual CPUs while they wanted to run (steal):
+   * a run whose steal is high was slowed by the host's other tenants, not by the code.
+   */
+  stealPercent: number;
+}
+
+function readHostTicks(): { total: number; idle: number; steal: number } {
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice
+  const fields = readText('/proc/stat').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+  return { total: user + nice + system + idle + iowait + irq + softirq + steal, idle: idle + iowait, steal };
+}
+
+/** Starts measuring the machine as a whole; `stop()` returns what it did since. */
+export function startHostClock(): { stop(): HostUsage } {
+  const first = readHostTicks();
+  return {
+    stop() {
+      const last = readHostTicks();
+      const total = Math.max(1, last.total - first.total);
+      const cpus =
+        readText('/proc/stat')
+          .split('\n')
+          .filter((line) => /^cpu\d+ /.test(line)).length || 1;
+      const busy = total - (last.idle - first.idle) - (last.steal - first.steal);
+      return {
+        busyCores: round((busy / total) * cpus, 2),
+        stealPercent: round((100 * (last.steal - first.steal)) / total, 1),
+      };
+    },
+  };
+}
+
 export function round(value: number, digits = 0): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;

@@ -14,7 +14,14 @@ import { connect as amqpConnect } from 'amqplib';
 import { io } from 'socket.io-client';
 import type { System, SystemService } from '../support/system';
 import type { BenchHttpClient } from './http-client';
-import { round, startSampler, type ProcessGroup, type ProcessUsage } from './resources';
+import {
+  round,
+  startHostClock,
+  startSampler,
+  type HostUsage,
+  type ProcessGroup,
+  type ProcessUsage,
+} from './resources';
 
 /** Reports how far a long phase is. */
 export type ProgressFn = (phase: string, done: number, total: number) => void;
@@ -64,6 +71,8 @@ export interface CompletionResult {
   dbTxPerResult: number;
   accounting: Accounting;
   resources: ProcessUsage[];
+  /** The whole machine meanwhile: busy cores and the hypervisor's steal. */
+  host: HostUsage;
 }
 
 export interface LifecycleResult {
@@ -99,6 +108,8 @@ export interface LifecycleResult {
   dbTxPerJob: number;
   accounting: Accounting;
   resources: ProcessUsage[];
+  /** The whole machine meanwhile: busy cores and the hypervisor's steal. */
+  host: HostUsage;
 }
 
 // Every tenth job fails (ESPRIT reports an error): the failure path is part of the flow.
@@ -454,6 +465,7 @@ export async function completionPath(
     const latencies: number[] = [];
     ctx.profile?.start(label);
     const sampler = startSampler(ctx.groups);
+    const hostClock = startHostClock();
     const txBefore = await committedTransactions(ctx);
     const started = performance.now();
     let sent = 0;
@@ -472,6 +484,7 @@ export async function completionPath(
     await waitAccounted(ctx, prepared, clock, 60_000 + n * 10, (d) => ctx.progress(`${label}: alerts`, d, n));
     const seconds = (performance.now() - started) / 1000;
     const resources = sampler.stop();
+    const host = hostClock.stop();
     ctx.profile?.stop();
     const txAfter = await committedTransactions(ctx);
     const alertLatencies = prepared.flatMap((p) => {
@@ -493,6 +506,7 @@ export async function completionPath(
       dbTxPerResult: round((txAfter - txBefore) / n, 2),
       accounting,
       resources,
+      host,
     };
   } finally {
     clock.close();
@@ -550,6 +564,8 @@ export interface IdleResult {
   /** `next` calls the add-ins made (each waited up to its 1 s long poll and found nothing). */
   polls: number;
   resources: ProcessUsage[];
+  /** The whole machine meanwhile: busy cores and the hypervisor's steal. */
+  host: HostUsage;
 }
 
 /**
@@ -576,6 +592,7 @@ export async function idleSystem(
   try {
     ctx.profile?.start('idle');
     const sampler = startSampler(ctx.groups);
+    const hostClock = startHostClock();
     const until = performance.now() + seconds * 1000;
     while (performance.now() < until) {
       await backlog(ctx, depths.depth);
@@ -587,8 +604,9 @@ export async function idleSystem(
       await wait(250);
     }
     const resources = sampler.stop();
+    const host = hostClock.stop();
     ctx.profile?.stop();
-    return { addins, seconds, polls, resources };
+    return { addins, seconds, polls, resources, host };
   } finally {
     stopping = true;
     await Promise.all(workers);
@@ -635,6 +653,7 @@ export async function lifecycleAtRate(
     ctx.profile?.start(`lifecycle-${rate}`);
     const txBefore = await committedTransactions(ctx);
     const sampler = startSampler(ctx.groups);
+    const hostClock = startHostClock();
     const backlogSamples: number[] = [];
     let sampling = true;
     const backlogLoop = (async () => {
@@ -707,6 +726,7 @@ export async function lifecycleAtRate(
     }
     const lastAlert = Math.max(...jobIds.map((id) => clock.arrivals.get(id)?.[0] ?? 0));
     const resources = sampler.stop();
+    const host = hostClock.stop();
     const txAfter = await committedTransactions(ctx);
     ctx.profile?.stop();
     sampling = false;
@@ -788,6 +808,7 @@ export async function lifecycleAtRate(
       dbTxPerJob: round((txAfter - txBefore) / n, 2),
       accounting,
       resources,
+      host,
     };
   } finally {
     stopping = true;
