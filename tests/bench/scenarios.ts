@@ -589,6 +589,9 @@ export async function idleSystem(
       if (job) throw new Error(`benchmark: the idle system handed out a job: ${job.jobId}`);
     }
   });
+  // Handled now, thrown below: a worker's failure must not be an unhandled rejection while the phase runs.
+  const polling = Promise.all(workers);
+  polling.catch(() => {});
   try {
     ctx.profile?.start('idle');
     const sampler = startSampler(ctx.groups);
@@ -609,9 +612,12 @@ export async function idleSystem(
     return { addins, seconds, polls, resources, host };
   } finally {
     stopping = true;
-    await Promise.all(workers);
-    await depths.close();
-    clock.close();
+    try {
+      await polling;
+    } finally {
+      await depths.close();
+      clock.close();
+    }
   }
 }
 

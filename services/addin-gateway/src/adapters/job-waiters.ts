@@ -57,10 +57,10 @@ export function jobsNotified(payload: string | undefined): number {
 
 /**
  * Long polling without a polling loop per request. The job table's triggers NOTIFY `mcms_jobs_<schema>` when
- * jobs become Pending (see {@link jobsNotified}); one LISTEN connection per process wakes that many waiters, oldest first.
- * A woken waiter tries to claim; a loser (another process or request was faster) waits again until its own
- * deadline. A slow fallback timer counts Pending jobs and wakes that many waiters, covering notifications lost
- * while the LISTEN connection was down.
+ * jobs become Pending (see {@link jobsNotified}); one LISTEN connection per process wakes that many waiters,
+ * oldest first. A woken waiter tries to claim; a loser (another process or request was faster) waits again
+ * until its own deadline. A slow fallback timer counts Pending jobs and wakes that many waiters, covering
+ * notifications lost while the LISTEN connection was down.
  */
 export function createJobWaiters(options: JobWaitersOptions): JobWaiters {
   const { pool, log: parentLog, maxWaiters, fallbackMs, countPending } = options;
