@@ -28,21 +28,26 @@ let upstream: Server;
 let upstreamUrl: string;
 const seen: Seen[] = [];
 let upstreamAnswer: { status: number; body: string; delayMs?: number } = { status: 200, body: '{}' };
+// Answers still waiting for their delay: cleared at the end, or a slow answer would keep the worker alive.
+const delayed = new Set<NodeJS.Timeout>();
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const { status, body, delayMs = 0 } = upstreamAnswer;
-    setTimeout(() => {
+    const timer = setTimeout(() => {
+      delayed.delete(timer);
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(body);
     }, delayMs);
+    delayed.add(timer);
   });
   upstream.listen(0, '127.0.0.1');
   await once(upstream, 'listening');
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
+  for (const timer of delayed) clearTimeout(timer);
   upstream.closeAllConnections();
   await new Promise((resolve) => upstream.close(resolve));
 });
