@@ -258,10 +258,11 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       rounds.push({ raw, ours });
     }
     const amqp = medianRate(rounds.map((r) => r.raw));
+    const roundRatios = rounds.map((r) => round(r.ours.perSecond / r.raw.perSecond, 2));
     const messaging = {
       ...medianRate(rounds.map((r) => r.ours)),
-      ratioToRaw: median(rounds.map((r) => round(r.ours.perSecond / r.raw.perSecond, 2))),
-      roundRatios: rounds.map((r) => round(r.ours.perSecond / r.raw.perSecond, 2)),
+      ratioToRaw: median(roundRatios),
+      roundRatios,
     };
     const postgres = await rawPostgres(system.databaseUrl, `${system.schemas['addin-gateway']}_raw`, {
       ms: options.raw.pgMs,
@@ -363,7 +364,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
 }
 
 /** Cores the system (services, broker, database; not the harness) used while idle. */
-export function idleCores(idle: IdleResult): number {
+function idleCores(idle: IdleResult): number {
   return round(
     idle.resources.filter((u) => !u.name.startsWith('bench')).reduce((sum, u) => sum + u.cores, 0),
     2,

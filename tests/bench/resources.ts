@@ -2,6 +2,7 @@
 // services by their own pids, RabbitMQ (`beam.smp`) and PostgreSQL (`postgres`, every backend) by name,
 // and the benchmark's own process (the simulated add-ins and the socket.io client).
 import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 
 /** What one process group used while a sampler ran. */
 export interface ProcessUsage {
@@ -197,10 +198,7 @@ export function startHostClock(): { stop(): HostUsage } {
     stop() {
       const last = readHostTicks();
       const total = Math.max(1, last.total - first.total);
-      const cpus =
-        readText('/proc/stat')
-          .split('\n')
-          .filter((line) => /^cpu\d+ /.test(line)).length || 1;
+      const cpus = os.cpus().length || 1;
       const busy = total - (last.idle - first.idle) - (last.steal - first.steal);
       return {
         busyCores: round((busy / total) * cpus, 2),

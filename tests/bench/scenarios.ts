@@ -596,14 +596,10 @@ export async function idleSystem(
     ctx.profile?.start('idle');
     const sampler = startSampler(ctx.groups);
     const hostClock = startHostClock();
-    const until = performance.now() + seconds * 1000;
-    while (performance.now() < until) {
+    const started = performance.now();
+    while (performance.now() - started < seconds * 1000) {
       await backlog(ctx, depths.depth);
-      ctx.progress(
-        'idle',
-        Math.min(seconds, Math.round((seconds * 1000 - (until - performance.now())) / 1000)),
-        seconds,
-      );
+      ctx.progress('idle', Math.min(seconds, Math.round((performance.now() - started) / 1000)), seconds);
       await wait(250);
     }
     const resources = sampler.stop();

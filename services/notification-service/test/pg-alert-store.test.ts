@@ -72,6 +72,18 @@ it('stores the alerts appended in one tick in one transaction', async () => {
   }
 });
 
+it('fails only the alert the database refuses when it was batched with others', async () => {
+  const store = createPgAlertStore(writers[2]!);
+  // PostgreSQL text can't hold NUL: the whole INSERT fails, as for any row the database refuses.
+  const alerts = [newAlert(), { ...newAlert(), message: 'nul \u0000 byte' }, newAlert()];
+
+  const results = await Promise.allSettled(alerts.map((alert) => store.append(alert)));
+
+  expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  const stored = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value?.jobId] : []));
+  expect(stored).toEqual([alerts[0]!.jobId, alerts[2]!.jobId]);
+});
+
 it('makes alerts visible in id order under concurrent appends, so a reader following its cursor misses none', async () => {
   const stores = writers.map((writer) => createPgAlertStore(writer, { maxBatch: 5 }));
   const reader = stores[0]!;

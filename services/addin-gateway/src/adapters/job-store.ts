@@ -203,8 +203,9 @@ interface ClaimRecord {
 }
 
 /**
- * Records keyed by job id that one statement handles per batch (`run` returns the rows it wrote): those that
- * arrive while `maxConcurrent` statements run go together in the next one, at most `maxItems`.
+ * Records keyed by job id that one statement (`sql`, with the `values` of a batch) handles per batch, returning
+ * the rows it wrote: those that arrive while `maxConcurrent` statements run go together in the next one, at
+ * most `maxItems`.
  *
  * A job twice in one batch (the same completion twice at once, a command published twice) goes in once: the
  * repeat shares its first's failure, or is answered "nothing matched" — its caller then reads the job and finds
@@ -213,16 +214,23 @@ interface ClaimRecord {
  * have one by one.)
  */
 function statementBatcher<T extends { job_id: string }>(
-  maxItems: number,
-  maxConcurrent: number,
-  run: (records: readonly T[]) => Promise<JobRow[]>,
+  pool: Pool,
+  options: {
+    sql: string;
+    values: (records: readonly T[]) => unknown[];
+    maxItems: number;
+    maxConcurrent: number;
+  },
 ): Batcher<T, BatchOutcome> {
-  const runAll = async (records: readonly T[]) =>
-    new Map((await run(records)).map((row) => [row.job_id, row]));
+  const statement = prepared(options.sql);
+  const runAll = async (records: readonly T[]) => {
+    const { rows } = await pool.query<JobRow>({ ...statement, values: options.values(records) });
+    return new Map(rows.map((row) => [row.job_id, row]));
+  };
   return createBatcher<T, BatchOutcome>({
-    maxItems,
+    maxItems: options.maxItems,
     maxWaitMs: 0,
-    maxConcurrent,
+    maxConcurrent: options.maxConcurrent,
     run: async (records): Promise<BatchOutcome[]> => {
       const first = new Map<string, T>();
       for (const record of records) if (!first.has(record.job_id)) first.set(record.job_id, record);
@@ -244,8 +252,7 @@ function statementBatcher<T extends { job_id: string }>(
         outcomes = new Map(unique.map((record, i) => [record, alone[i]]));
       }
       return records.map((record) => {
-        const own = outcomes.get(record);
-        if (own !== undefined || outcomes.has(record)) return own;
+        if (outcomes.has(record)) return outcomes.get(record);
         // A repeat: its first's failure, or "nothing matched".
         const firstOutcome = outcomes.get(first.get(record.job_id) as T);
         return firstOutcome !== undefined && 'failed' in firstOutcome ? firstOutcome : undefined;
@@ -265,30 +272,20 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
   };
   // Completions finish in batches: one statement (one transaction, one WAL flush) for those that arrive while
   // the statement before them runs, instead of one each; under load that is most of them.
-  const finishing = statementBatcher<FinishRecord>(
-    FINISH_BATCH_MAX,
-    FINISH_BATCHES_AT_ONCE,
-    async (records) => {
-      const { rows } = await pool.query<JobRow>({
-        ...prepared(FINISH_JOBS_SQL),
-        values: [JSON.stringify(records), records.map((record) => record.job_id)],
-      });
-      return rows;
-    },
-  );
+  const finishing = statementBatcher<FinishRecord>(pool, {
+    sql: FINISH_JOBS_SQL,
+    values: (records) => [JSON.stringify(records), records.map((record) => record.job_id)],
+    maxItems: FINISH_BATCH_MAX,
+    maxConcurrent: FINISH_BATCHES_AT_ONCE,
+  });
   // Jobs are created in batches the same way: the commands the consumer handles at once (its prefetch) go in
   // one statement.
-  const creating = statementBatcher<CreateRecord>(
-    CREATE_BATCH_MAX,
-    CREATE_BATCHES_AT_ONCE,
-    async (records) => {
-      const { rows } = await pool.query<JobRow>({
-        ...prepared(CREATE_JOBS_SQL),
-        values: [JSON.stringify(records)],
-      });
-      return rows;
-    },
-  );
+  const creating = statementBatcher<CreateRecord>(pool, {
+    sql: CREATE_JOBS_SQL,
+    values: (records) => [JSON.stringify(records)],
+    maxItems: CREATE_BATCH_MAX,
+    maxConcurrent: CREATE_BATCHES_AT_ONCE,
+  });
   // A batch of claims is one transaction — the UPDATE hands the oldest Pending jobs nobody else is claiming
   // (SKIP LOCKED) to the waiting devices in order, then the started events of what it handed out are queued —
   // instead of a transaction of four round trips per claim. A transaction, because each started event is built
