@@ -169,10 +169,15 @@ interface InFlight {
   startedAt: number;
 }
 
-/** A channel and the delivery tags on it not acked or requeued yet, in delivery (= tag) order. */
+/**
+ * A channel, the delivery tags on it not acked or requeued yet, in delivery (= tag) order, and the acks decided
+ * but not yet sent: those go out together once the current turn of the event loop ends ({@link flushAcks}).
+ */
 interface ChannelDeliveries {
   ch: Channel;
   unsettled: Set<number>;
+  acks: Delivery[];
+  flushScheduled: boolean;
 }
 
 /** One delivery on the channel it came on; acked or requeued exactly once. */
@@ -306,7 +311,7 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
       fresh.once('close', () => onChannelClosed(fresh));
       await fresh.prefetch(prefetch);
       channel = ch = fresh;
-      channelDeliveries = { ch: fresh, unsettled: new Set() };
+      channelDeliveries = { ch: fresh, unsettled: new Set(), acks: [], flushScheduled: false };
       channelModel = model;
     }
     if (stopping) return;
@@ -632,6 +637,8 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
   }
 
   async function closeChannel(): Promise<void> {
+    // Acks still waiting for the end of the turn go out before the channel closes, not lost with it.
+    if (channelDeliveries !== undefined) flushAcks(channelDeliveries);
     const ch = channel;
     channel = undefined;
     channelModel = undefined;
@@ -673,49 +680,54 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
   return core;
 }
 
+/**
+ * Acks a delivery at the end of the current event-loop turn, with the others acked in that turn: one
+ * `multiple` ack frame for all of them whenever no older delivery is still being handled (the usual case)
+ * instead of one frame each. The delay is that of a `setImmediate`; a channel that closes before it loses
+ * the acks like any unsent ack: the broker redelivers and the inboxes absorb the duplicates.
+ */
 function ack(delivery: Delivery): void {
   if (delivery.settled) return;
   delivery.settled = true;
-  delivery.on.unsettled.delete(delivery.msg.fields.deliveryTag);
-  try {
-    delivery.ch.ack(delivery.msg);
-  } catch {
-    // The channel closed under us: the broker redelivers the message and the inbox absorbs it.
+  const on = delivery.on;
+  on.acks.push(delivery);
+  if (!on.flushScheduled) {
+    on.flushScheduled = true;
+    setImmediate(flushAcks, on);
   }
 }
 
-/**
- * Acks deliveries of one batch with as few frames as possible: every tag below the oldest delivery
- * still unsettled on its channel goes in one `multiple` ack of the highest; the rest one by one.
- */
+/** Acks deliveries together (a batch's): see {@link ack}. */
 function ackTogether(deliveries: readonly Delivery[]): void {
-  const byChannel = new Map<ChannelDeliveries, Delivery[]>();
-  for (const delivery of deliveries) {
-    if (delivery.settled) continue;
-    delivery.settled = true;
-    delivery.on.unsettled.delete(delivery.msg.fields.deliveryTag);
-    const group = byChannel.get(delivery.on);
-    if (group) group.push(delivery);
-    else byChannel.set(delivery.on, [delivery]);
-  }
-  for (const [on, group] of byChannel) {
-    const oldestOther = on.unsettled.values().next();
-    const limit = oldestOther.done === true ? Number.POSITIVE_INFINITY : oldestOther.value;
-    const { together, alone } = splitByTag(
-      group.map((delivery) => delivery.msg.fields.deliveryTag),
-      limit,
-    );
-    try {
-      if (together !== undefined) {
-        const last = group.find((delivery) => delivery.msg.fields.deliveryTag === together) as Delivery;
-        on.ch.ack(last.msg, true);
-      }
-      for (const delivery of group) {
-        if (alone.has(delivery.msg.fields.deliveryTag)) on.ch.ack(delivery.msg);
-      }
-    } catch {
-      // As for ack: a closed channel returns the messages to the queue, and the inboxes absorb them.
+  for (const delivery of deliveries) ack(delivery);
+}
+
+/**
+ * Sends the acks waiting on a channel with as few frames as possible: every tag below the oldest delivery
+ * still unsettled goes in one `multiple` ack of the highest; the rest one by one.
+ */
+function flushAcks(on: ChannelDeliveries): void {
+  on.flushScheduled = false;
+  const group = on.acks;
+  if (group.length === 0) return;
+  on.acks = [];
+  for (const delivery of group) on.unsettled.delete(delivery.msg.fields.deliveryTag);
+  const oldestOther = on.unsettled.values().next();
+  const limit = oldestOther.done === true ? Number.POSITIVE_INFINITY : oldestOther.value;
+  const { together, alone } = splitByTag(
+    group.map((delivery) => delivery.msg.fields.deliveryTag),
+    limit,
+  );
+  try {
+    if (together !== undefined) {
+      const last = group.find((delivery) => delivery.msg.fields.deliveryTag === together) as Delivery;
+      on.ch.ack(last.msg, true);
     }
+    for (const delivery of group) {
+      if (alone.has(delivery.msg.fields.deliveryTag)) on.ch.ack(delivery.msg);
+    }
+  } catch {
+    // The channel closed under us: the broker redelivers the messages and the inboxes absorb them.
   }
 }
 

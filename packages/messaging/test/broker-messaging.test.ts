@@ -72,6 +72,17 @@ function headersOf(message: GetMessage): Record<string, unknown> {
   return message.properties.headers ?? {};
 }
 
+/** `count` messages waiting in the queue, and a spy on every channel's `ack`. */
+async function queued(broker: Broker, names: Topology['names'], count: number) {
+  const sent = Array.from({ length: count }, () => resultMessage());
+  for (const message of sent) await broker.publisher.publish(outgoing(AddinJobResultCommand, message));
+  await waitFor(async () => (await admin.count(names.queue(RESULTS))) === count, {
+    what: 'every message queued',
+  });
+  const channelPrototype = Object.getPrototypeOf(admin.channel) as { ack: (...args: unknown[]) => void };
+  return { sent, ack: jest.spyOn(channelPrototype, 'ack') };
+}
+
 describe('broker publish and consume', () => {
   it('delivers a typed AddinJobResultCommand to its handler and acks it', async () => {
     const metrics = createMetrics({ service: 'messaging-test', defaultMetrics: false });
@@ -500,6 +511,69 @@ describe('broker publish and consume', () => {
   });
 });
 
+describe('acks of one-at-a-time handlers', () => {
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  it('acks the messages whose handlers end in the same turn with one multiple frame', async () => {
+    const { broker, names } = await startBroker();
+    const { ack } = await queued(broker, names, 8);
+    const gate = deferred();
+    let started = 0;
+    const consumer = broker.consume({
+      queue: RESULTS,
+      prefetch: 8,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async () => {
+          started++;
+          await gate.promise;
+        }),
+      },
+    });
+    await consumer.ready;
+    await waitFor(async () => started === 8, { what: 'all eight handlers running' });
+    gate.resolve();
+
+    await waitFor(async () => ack.mock.calls.length > 0, { what: 'the ack' });
+    expect(ack.mock.calls).toEqual([[expect.objectContaining({ fields: expect.anything() }), true]]);
+    await broker.close();
+    expect(await admin.count(names.queue(RESULTS))).toBe(0);
+  });
+
+  it('never acks an older delivery whose handler is still running: it returns to the queue on close', async () => {
+    const { broker, names } = await startBroker();
+    const { sent, ack } = await queued(broker, names, 3);
+    const gate = deferred();
+    const handled: string[] = [];
+    const consumer = broker.consume({
+      queue: RESULTS,
+      prefetch: 3,
+      handlers: {
+        [AddinJobResultCommand.type]: handlerFor(AddinJobResultCommand, async (message) => {
+          // The first delivery holds on; the two after it end at once.
+          if (message.messageId === sent[0]!.messageId) await gate.promise;
+          handled.push(message.messageId);
+        }),
+      },
+    });
+    await consumer.ready;
+    await waitFor(async () => handled.length === 2 && ack.mock.calls.length > 0, {
+      what: 'the two later messages acked',
+    });
+
+    // Each alone: a multiple ack of the third tag would have acked the first with it.
+    expect(ack.mock.calls.map((call) => call[1] === true)).toEqual([false, false]);
+    await broker.close({ drainTimeoutMs: 100 });
+    // The broker requeues it once the channel's close reaches it.
+    await waitFor(async () => (await admin.count(names.queue(RESULTS))) > 0, {
+      what: 'a message back in the queue',
+    });
+    expect(await admin.count(names.queue(RESULTS))).toBe(1);
+    gate.resolve();
+  });
+});
+
 describe('batched consumption', () => {
   afterEach(() => {
     jest.restoreAllMocks();
@@ -507,13 +581,7 @@ describe('batched consumption', () => {
 
   it('hands a batch of N validated messages to the batch handler at once and acks them with one frame', async () => {
     const { broker, names } = await startBroker();
-    const sent = Array.from({ length: 8 }, () => resultMessage());
-    for (const message of sent) await broker.publisher.publish(outgoing(AddinJobResultCommand, message));
-    await waitFor(async () => (await admin.count(names.queue(RESULTS))) === sent.length, {
-      what: 'every message queued',
-    });
-    const channelPrototype = Object.getPrototypeOf(admin.channel) as { ack: (...args: unknown[]) => void };
-    const ack = jest.spyOn(channelPrototype, 'ack');
+    const { sent, ack } = await queued(broker, names, 8);
     const batches: string[][] = [];
     let single = 0;
     const consumer = broker.consume({

@@ -26,7 +26,6 @@ import { createKeyStore, withKeyCache, type KeyStore } from './adapters/key-stor
 import { startLeaseSweeper, type LeaseSweeper } from './adapters/lease-sweeper';
 import type { ExpiryPolicy } from './domain/expiry';
 import { hashKey, keyExpiry } from './domain/keys';
-import type { PrismaClient } from './generated/prisma/client';
 import { ESPRIT_GENERATION_QUEUE } from './topology';
 
 /** The gateway's settings that are not infrastructure. */
@@ -49,8 +48,7 @@ export interface GatewaySettings {
 
 /** Everything the gateway runs on; `main.ts` builds it from the environment, tests from their own. */
 export interface GatewayDeps {
-  prisma: PrismaClient;
-  /** search_path = `schema`; holds the LISTEN connection of the long poll. */
+  /** search_path = `schema`: every statement (no Prisma client at run time), and the long poll's LISTEN connection. */
   pool: Pool;
   schema: string;
   broker: Broker;
@@ -81,10 +79,10 @@ export const SERVICE_NAME = 'addin-gateway' as const;
 
 /** Wires the gateway: routes, consumer, long poll and sweeper over the given infrastructure. No env, no listen. */
 export function buildApp(deps: GatewayDeps): Gateway {
-  const { prisma, pool, schema, broker, jwt, log, metrics, settings } = deps;
+  const { pool, schema, broker, jwt, log, metrics, settings } = deps;
   const clock = deps.clock ?? (() => new Date());
-  const jobs = createJobStore(prisma, pool);
-  const keys = withKeyCache(createKeyStore(prisma, pool), { ttlMs: settings.keyCacheMs ?? 1_000 });
+  const jobs = createJobStore(pool);
+  const keys = withKeyCache(createKeyStore(pool), { ttlMs: settings.keyCacheMs ?? 1_000 });
   const waiters = createJobWaiters({
     pool,
     schema,
@@ -103,7 +101,7 @@ export function buildApp(deps: GatewayDeps): Gateway {
     security: deps.security,
     // Read no more than the largest route limit (/complete's); each route then applies its own.
     bodyLimit: Math.max(...serviceApis[SERVICE_NAME].routes.map(maxBodyBytesOf)),
-    readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
+    readiness: [{ name: 'database', check: () => pool.query('SELECT 1') }, broker.readinessCheck()],
     routes: (app) =>
       mountGatewayRoutes(app, {
         authenticate: createGatewayAuthenticator({

@@ -1,6 +1,6 @@
 // The composition root: the only file that reads process.env or builds infrastructure. Top to bottom, like a
 // checklist; shutdown runs in reverse.
-import { createPgPool, databaseSchemaFor, databaseUrlFor, prismaAdapter } from '@mcms/db';
+import { createPgPool, databaseSchemaFor, databaseUrlFor } from '@mcms/db';
 import { connectBroker, startOutboxRelay } from '@mcms/messaging';
 import {
   createJwtAuth,
@@ -16,7 +16,6 @@ import {
 } from '@mcms/platform';
 import { buildApp, SERVICE_NAME } from './app';
 import { gatewayConfig } from './config';
-import { PrismaClient } from './generated/prisma/client';
 import { gatewayTopology } from './topology';
 
 async function main(): Promise<void> {
@@ -28,16 +27,13 @@ async function main(): Promise<void> {
 
   const log = createLogger({ service: SERVICE_NAME, level: config.LOG_LEVEL });
   const metrics = createMetrics({ service: SERVICE_NAME });
-  const prisma = new PrismaClient({
-    // Small: the hot paths (key check, claim, complete) run on `pool`; 4 + 11 keeps the gateway's 15 connections.
-    adapter: prismaAdapter({ databaseUrl, schema, max: 4, applicationName: SERVICE_NAME }),
-  });
-  // The outbox relay, the long poll's LISTEN connection and `/complete` (the add-ins' hot path, on plain pg).
+  // Every statement, the outbox relay and the long poll's LISTEN connection: plain node-postgres, no Prisma client
+  // at run time (decision 0015). 15 connections, as the gateway had with Prisma's 4 and this pool's 11.
   const pool = createPgPool({
     databaseUrl,
     schema,
-    max: 11,
-    applicationName: `${SERVICE_NAME}-pg`,
+    max: 15,
+    applicationName: SERVICE_NAME,
     onConnectionError: (err) => log.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'),
   });
   const broker = await connectBroker({
@@ -54,7 +50,6 @@ async function main(): Promise<void> {
   const relay = await startOutboxRelay({ pool, schema, publisher: broker.publisher, log, metrics });
 
   const app = buildApp({
-    prisma,
     pool,
     schema,
     broker,
@@ -81,14 +76,7 @@ async function main(): Promise<void> {
   const http = await startHttpServer(app.http, { port: config.PORT, log, ...httpLimits });
 
   // app.stop first: it answers waiting long polls, which http.close would otherwise wait out.
-  onShutdown(log, [
-    app.stop,
-    http.close,
-    broker.close,
-    relay.stop,
-    () => prisma.$disconnect(),
-    () => pool.end(),
-  ]);
+  onShutdown(log, [app.stop, http.close, broker.close, relay.stop, () => pool.end()]);
 }
 
 /** A limit of `limit` calls per `windowMs`, or none for 0. */

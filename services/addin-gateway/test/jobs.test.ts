@@ -45,7 +45,7 @@ const complete = (jobId: string, dev: string, body: unknown) =>
 
 /** `n` jobs claimed by one device through a job store of the test's own (its memory of what it handed out). */
 async function jobsClaimedThroughAStore(n: number) {
-  const store = createJobStore(gw.prisma, gw.pool);
+  const store = createJobStore(gw.pool);
   const dev = device();
   const jobIds: string[] = [];
   for (let i = 0; i < n; i += 1) jobIds.push(await gw.queueJob());
@@ -142,7 +142,7 @@ describe('creating jobs in batches', () => {
     );
 
   it('creates the jobs of commands handled together in one statement, a repeated command once', async () => {
-    const store = createJobStore(gw.prisma, gw.pool);
+    const store = createJobStore(gw.pool);
     const commands = Array.from({ length: 10 }, () => command());
     const statements = jest.spyOn(gw.pool, 'query');
     let created: Array<unknown>;
@@ -173,7 +173,7 @@ describe('creating jobs in batches', () => {
   });
 
   it('fails only the command the database refuses, not the others of its batch', async () => {
-    const store = createJobStore(gw.prisma, gw.pool);
+    const store = createJobStore(gw.pool);
     // A lone surrogate: the contract refuses it and jsonb can't hold it — the store is given it directly.
     const refused = command();
     const commands = [
@@ -242,7 +242,7 @@ describe('GET /api/addin/jobs/next', () => {
   it('hands the oldest jobs to claims that arrive together in one transaction, in order, and nothing past them', async () => {
     // On a pool of its own, whose connections (one per transaction) can be counted.
     const pool = new Pool(pgPoolConfig({ databaseUrl: DATABASE_URL, schema: gw.schema, max: 2 }));
-    const store = createJobStore(gw.prisma, pool);
+    const store = createJobStore(pool);
     const jobIds: string[] = [];
     for (let i = 0; i < 3; i += 1) jobIds.push(await gw.queueJob());
     const devices = Array.from({ length: 5 }, () => device());

@@ -13,15 +13,13 @@ import { createRoutingUseCases } from './application/routing-use-cases';
 import { jobProgressConsumption, jobResultConsumption } from './adapters/consumers';
 import { mountRoutingRoutes } from './adapters/http-routes';
 import { routingWorkerOpenApi } from './adapters/openapi';
-import { createPrismaRoutingStore } from './adapters/prisma-routing-store';
+import { createPgRoutingStore } from './adapters/pg-routing-store';
 import { PROGRESS_QUEUE, RESULTS_QUEUE } from './adapters/topology';
 import type { SharedDrive } from './domain/ports';
-import type { PrismaClient } from './generated/prisma/client';
 
 /** What the routing-worker is built from; `main.ts` makes the real ones, tests may pin time and ids. */
 export interface RoutingWorkerDeps {
-  prisma: PrismaClient;
-  /** search_path = the service's schema; the message handlers' transactions (and the outbox relay's). */
+  /** search_path = the service's schema: every statement (no Prisma client at run time), and the outbox relay's. */
   pool: Pool;
   /** Connected with `routingWorkerTopology(...)`. */
   broker: Broker;
@@ -53,9 +51,9 @@ export interface RoutingWorkerApp {
 }
 
 export function buildApp(deps: RoutingWorkerDeps): RoutingWorkerApp {
-  const { prisma, broker, jwt, sharedDrive, log, metrics } = deps;
+  const { pool, broker, jwt, sharedDrive, log, metrics } = deps;
   const clock = deps.clock ?? (() => new Date());
-  const store = createPrismaRoutingStore(prisma, deps.pool);
+  const store = createPgRoutingStore(pool);
   const useCases = createRoutingUseCases({ store, clock, newId: deps.newId ?? randomUUID });
   const openApi = routingWorkerOpenApi();
 
@@ -63,7 +61,7 @@ export function buildApp(deps: RoutingWorkerDeps): RoutingWorkerApp {
     log,
     metrics,
     security: deps.security,
-    readiness: [{ name: 'database', check: () => prisma.$queryRaw`SELECT 1` }, broker.readinessCheck()],
+    readiness: [{ name: 'database', check: () => pool.query('SELECT 1') }, broker.readinessCheck()],
     routes: (app) => {
       app.get('/openapi.json', (_req, res) => {
         res.json(openApi);

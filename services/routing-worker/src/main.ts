@@ -1,6 +1,6 @@
 // The routing-worker's composition root: the only file that reads process.env or builds infrastructure.
 import path from 'node:path';
-import { createPgPool, databaseSchemaFor, databaseUrlFor, prismaAdapter } from '@mcms/db';
+import { createPgPool, databaseSchemaFor, databaseUrlFor } from '@mcms/db';
 import { connectBroker, startOutboxRelay } from '@mcms/messaging';
 import {
   createJwtAuth,
@@ -18,7 +18,6 @@ import { buildApp } from './app';
 import { createFsSharedDrive } from './adapters/fs-shared-drive';
 import { routingWorkerTopology } from './adapters/topology';
 import { routingWorkerConfig } from './config';
-import { PrismaClient } from './generated/prisma/client';
 
 const SERVICE = 'routing-worker';
 
@@ -33,17 +32,14 @@ async function main(): Promise<void> {
   const databaseUrl = databaseUrlFor(SERVICE, process.env);
   const schema = databaseSchemaFor(SERVICE, process.env);
 
-  const prisma = new PrismaClient({
-    // The HTTP side's reads only; every transaction runs on `pool`. 3 + 11 keeps the service's 14 connections.
-    adapter: prismaAdapter({ databaseUrl, schema, max: 3, applicationName: SERVICE }),
-  });
-  // The outbox relay and every transaction (see createPrismaRoutingStore). A connection that
-  // dies (a database restart) must not crash the process; the next query reconnects.
+  // Every statement and the outbox relay, on plain node-postgres (see createPgRoutingStore; decision 0015):
+  // 14 connections, as the service had with Prisma's 3 and this pool's 11. A connection that dies (a database
+  // restart) must not crash the process; the next query reconnects.
   const pool = createPgPool({
     databaseUrl,
     schema,
-    applicationName: `${SERVICE}-pg`,
-    max: 11,
+    applicationName: SERVICE,
+    max: 14,
     onConnectionError: (err) => log.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'),
   });
 
@@ -68,7 +64,6 @@ async function main(): Promise<void> {
   });
 
   const app = buildApp({
-    prisma,
     pool,
     broker,
     jwt: createJwtAuth({ secret: jwtSecret }),
@@ -86,17 +81,8 @@ async function main(): Promise<void> {
 
   // Named, so the shutdown log says which step ran or failed.
   const closeBroker = () => broker.close();
-  const disconnectPrisma = () => prisma.$disconnect();
   const endOutboxPool = () => pool.end();
-  onShutdown(log, [
-    http.close,
-    app.stop,
-    closeBroker,
-    relay.stop,
-    sharedDrive.close,
-    disconnectPrisma,
-    endOutboxPool,
-  ]);
+  onShutdown(log, [http.close, app.stop, closeBroker, relay.stop, sharedDrive.close, endOutboxPool]);
 }
 
 main().catch((err: unknown) => {

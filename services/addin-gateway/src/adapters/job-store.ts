@@ -4,25 +4,17 @@ import {
   enqueueOutbox,
   type Batcher,
   fromPgClient,
-  fromPrismaTx,
   withPgTransaction,
   type OutgoingMessage,
 } from '@mcms/messaging';
 import { prepared } from '@mcms/db';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { conflict, notFound } from '@mcms/platform';
 import { canonicalResult, decideCompletion, resultHashOf, type CompletionBody } from '../domain/completion';
 import { decideExpiry, pendingCutoff, type ExpiryDecision, type ExpiryPolicy } from '../domain/expiry';
 import { heartbeatRefusal, holdsLease, leaseUntil, type Job, type JobStatus } from '../domain/job';
-import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { jobExpired, jobQueued, jobResult, jobStarted } from './job-messages';
 import { JOB_COLUMNS, jobFromRow, type JobRow } from './job-rows';
-
-type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
-
-// Prisma's defaults (2 s to get a connection, 5 s to finish) are tight when 50 add-ins claim at once on a
-// pool of 10; each of these transactions is a handful of statements.
-const TX_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
 
 /** One job the sweeper changed, and how. */
 export interface SweptJob {
@@ -128,6 +120,34 @@ interface OutboxRecord {
 }
 
 const READ_JOB_SQL = `SELECT ${JOB_COLUMNS} FROM addin_job WHERE job_id = $1::uuid`;
+
+// A heartbeat: the lease moves only while the device holds it ($1 job, $2 device, $3 new expiry, $4 now).
+const EXTEND_LEASE_SQL = `UPDATE addin_job SET lease_expires_at = $3::timestamptz, updated_at = $4::timestamptz
+  WHERE job_id = $1::uuid AND status = 'InProgress' AND claimed_by = $2
+  RETURNING lease_expires_at`;
+
+const COUNT_PENDING_SQL = `SELECT count(*)::int AS n
+  FROM (SELECT 1 FROM addin_job WHERE status = 'Pending' LIMIT $1::int) pending`;
+
+// The sweeper's picks ($1 the cutoff, $2 the batch): locked, skipping what a claim or a completion holds.
+const EXPIRED_LEASES_SQL = `SELECT ${JOB_COLUMNS} FROM addin_job
+  WHERE status = 'InProgress' AND lease_expires_at <= $1::timestamptz
+  ORDER BY lease_expires_at LIMIT $2::int FOR UPDATE SKIP LOCKED`;
+const WAITED_TOO_LONG_SQL = `SELECT ${JOB_COLUMNS} FROM addin_job
+  WHERE status = 'Pending' AND pending_since <= $1::timestamptz
+  ORDER BY pending_since LIMIT $2::int FOR UPDATE SKIP LOCKED`;
+
+// The sweeper's decisions ($1 the job ids, $2 now; $3 the failure's reason).
+const REQUEUE_SQL = `UPDATE addin_job
+  SET status = 'Pending', attempt = attempt + 1, pending_since = $2::timestamptz, started_at = NULL,
+    claimed_by = NULL, lease_expires_at = NULL, updated_at = $2::timestamptz
+  WHERE job_id = ANY($1::uuid[])
+  RETURNING ${JOB_COLUMNS}`;
+const FAIL_SQL = `UPDATE addin_job
+  SET status = 'Failed', result_status = 'failed', message = $3, completed_at = $2::timestamptz,
+    lease_expires_at = NULL, updated_at = $2::timestamptz
+  WHERE job_id = ANY($1::uuid[])
+  RETURNING ${JOB_COLUMNS}`;
 
 // New Pending jobs (attempt 1), one per record of $1, each unless its jobId exists, and the `addin-job.queued` of
 // each one inserted: data-modifying CTEs run to completion together, so the jobs and their outbox rows commit
@@ -261,8 +281,8 @@ function statementBatcher<T extends { job_id: string }>(
   });
 }
 
-/** The {@link JobStore} on the gateway's Prisma client. */
-export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
+/** The {@link JobStore} on node-postgres (every statement; no Prisma client at run time, decision 0015). */
+export function createJobStore(pool: Pool): JobStore {
   // See `complete`: what a job was when this replica handed it out spares its completion a read.
   const handedOut = new Map<string, Job>();
   const rememberHandedOut = (job: Job): void => {
@@ -314,8 +334,6 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
       return records.map((_, index) => handed.get(index));
     },
   });
-  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => prisma.$transaction(fn, TX_OPTIONS);
-  const emit = (tx: Tx, messages: OutgoingMessage[]) => enqueueOutbox(fromPrismaTx(tx), messages);
   const find = async (jobId: string): Promise<Job | undefined> => {
     const { rows } = await pool.query<JobRow>({ ...prepared(READ_JOB_SQL), values: [jobId] });
     return rows[0] === undefined ? undefined : jobFromRow(rows[0]);
@@ -359,10 +377,10 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
 
     async extendLease(jobId, deviceId, now, leaseMs) {
       // The hot path is one conditional statement (the condition is `holdsLease`); only a refusal reads the job.
-      const rows = await prisma.$queryRaw<Array<{ lease_expires_at: Date }>>`
-        UPDATE addin_job SET lease_expires_at = ${leaseUntil(now, leaseMs)}::timestamptz, updated_at = ${now}::timestamptz
-        WHERE job_id = ${jobId}::uuid AND status = 'InProgress' AND claimed_by = ${deviceId}
-        RETURNING lease_expires_at`;
+      const { rows } = await pool.query<{ lease_expires_at: Date }>({
+        ...prepared(EXTEND_LEASE_SQL),
+        values: [jobId, deviceId, leaseUntil(now, leaseMs), now],
+      });
       const extended = rows[0];
       if (extended !== undefined) return extended.lease_expires_at;
       const job = await find(jobId);
@@ -447,31 +465,40 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
     async sweep(now, policy, batchSize = 100) {
       const swept: SweptJob[] = [];
       for (;;) {
-        const { jobs, full } = await transaction((tx) => sweepBatch(tx, now, policy, batchSize));
+        const { jobs, full } = await withPgTransaction(pool, (client) =>
+          sweepBatch(client, now, policy, batchSize),
+        );
         swept.push(...jobs);
         if (!full) return swept;
       }
     },
 
     async countPending(limit) {
-      const rows = await prisma.$queryRaw<Array<{ n: number }>>`
-        SELECT count(*)::int AS n FROM (SELECT 1 FROM addin_job WHERE status = 'Pending' LIMIT ${limit}) pending`;
+      const { rows } = await pool.query<{ n: number }>({ ...prepared(COUNT_PENDING_SQL), values: [limit] });
       return rows[0]?.n ?? 0;
     },
 
     async list({ status, limit, after }) {
       // Keyset paging on (created_at, job_id): stable while jobs are added, and the (status, created_at) index
-      // serves the status filter.
-      const conditions = [
-        status === undefined ? undefined : Prisma.sql`status = ${status}`,
-        after === undefined
-          ? undefined
-          : Prisma.sql`(created_at, job_id) > (${after.createdAt}::timestamptz, ${after.jobId}::uuid)`,
-      ].filter((condition) => condition !== undefined);
-      const where =
-        conditions.length === 0 ? Prisma.empty : Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}`;
-      const rows = await prisma.$queryRaw<JobRow[]>`
-        SELECT * FROM addin_job ${where} ORDER BY created_at, job_id LIMIT ${limit}`;
+      // serves the status filter. Only the conditions given are in the statement, so each plan fits its query.
+      const values: unknown[] = [];
+      const conditions: string[] = [];
+      if (status !== undefined) {
+        values.push(status);
+        conditions.push(`status = $${values.length}`);
+      }
+      if (after !== undefined) {
+        values.push(after.createdAt, after.jobId);
+        conditions.push(
+          `(created_at, job_id) > ($${values.length - 1}::timestamptz, $${values.length}::uuid)`,
+        );
+      }
+      values.push(limit);
+      const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')} `;
+      const { rows } = await pool.query<JobRow>(
+        `SELECT ${JOB_COLUMNS} FROM addin_job ${where}ORDER BY created_at, job_id LIMIT $${values.length}`,
+        values,
+      );
       return rows.map(jobFromRow);
     },
   };
@@ -479,17 +506,19 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
   // One batch: lock what is due (SKIP LOCKED, so replicas sweeping at once split the work and never block a
   // claim or a completion), decide per job, write the decisions with one statement per outcome.
   async function sweepBatch(
-    tx: Tx,
+    client: PoolClient,
     now: Date,
     policy: ExpiryPolicy,
     batchSize: number,
   ): Promise<{ jobs: SweptJob[]; full: boolean }> {
-    const expiredLeases = await tx.$queryRaw<JobRow[]>`
-      SELECT * FROM addin_job WHERE status = 'InProgress' AND lease_expires_at <= ${now}::timestamptz
-      ORDER BY lease_expires_at LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`;
-    const waitedTooLong = await tx.$queryRaw<JobRow[]>`
-      SELECT * FROM addin_job WHERE status = 'Pending' AND pending_since <= ${pendingCutoff(now, policy)}::timestamptz
-      ORDER BY pending_since LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`;
+    const { rows: expiredLeases } = await client.query<JobRow>({
+      ...prepared(EXPIRED_LEASES_SQL),
+      values: [now, batchSize],
+    });
+    const { rows: waitedTooLong } = await client.query<JobRow>({
+      ...prepared(WAITED_TOO_LONG_SQL),
+      values: [pendingCutoff(now, policy), batchSize],
+    });
     const full = expiredLeases.length === batchSize || waitedTooLong.length === batchSize;
 
     const requeue: Array<{ before: Job; decision: ExpiryDecision }> = [];
@@ -505,12 +534,10 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
     const jobs: SweptJob[] = [];
     const messages: OutgoingMessage[] = [];
     if (requeue.length > 0) {
-      const rows = await tx.$queryRaw<JobRow[]>`
-        UPDATE addin_job
-        SET status = 'Pending', attempt = attempt + 1, pending_since = ${now}::timestamptz, started_at = NULL,
-          claimed_by = NULL, lease_expires_at = NULL, updated_at = ${now}::timestamptz
-        WHERE job_id = ANY(${requeue.map(({ before }) => before.jobId)}::uuid[])
-        RETURNING *`;
+      const { rows } = await client.query<JobRow>({
+        ...prepared(REQUEUE_SQL),
+        values: [requeue.map(({ before }) => before.jobId), now],
+      });
       const after = new Map(rows.map((row) => [row.job_id, jobFromRow(row)]));
       for (const { before, decision } of requeue) {
         const job = after.get(before.jobId) as Job;
@@ -530,12 +557,10 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
       }
     }
     for (const [reason, group] of fail) {
-      const rows = await tx.$queryRaw<JobRow[]>`
-        UPDATE addin_job
-        SET status = 'Failed', result_status = 'failed', message = ${reason}, completed_at = ${now}::timestamptz,
-          lease_expires_at = NULL, updated_at = ${now}::timestamptz
-        WHERE job_id = ANY(${group.map(({ before }) => before.jobId)}::uuid[])
-        RETURNING *`;
+      const { rows } = await client.query<JobRow>({
+        ...prepared(FAIL_SQL),
+        values: [group.map(({ before }) => before.jobId), now, reason],
+      });
       const after = new Map(rows.map((row) => [row.job_id, jobFromRow(row)]));
       for (const { before, decision } of group) {
         const job = after.get(before.jobId) as Job;
@@ -551,7 +576,7 @@ export function createJobStore(prisma: PrismaClient, pool: Pool): JobStore {
         );
       }
     }
-    if (messages.length > 0) await emit(tx, messages);
+    if (messages.length > 0) await enqueueOutbox(fromPgClient(client), messages);
     return { jobs, full };
   }
 }

@@ -1,5 +1,4 @@
 import type { Pool } from 'pg';
-import type { PrismaClient } from '../generated/prisma/client';
 
 /** A stored add-in key: metadata and the hash, never the key. */
 export interface StoredKey {
@@ -29,70 +28,93 @@ export interface KeyStore {
   recordUse(keyId: string, now: Date, resolutionMs: number): Promise<void>;
 }
 
-/** The {@link KeyStore} on the gateway's Prisma client. */
-export function createKeyStore(prisma: PrismaClient, pool: Pool): KeyStore {
+const KEY_COLUMNS = 'key_id, name, key_hash, created_by, created_at, expires_at, revoked_at, last_used_at';
+
+interface KeyRow {
+  key_id: string;
+  name: string | null;
+  key_hash: string;
+  created_by: string;
+  created_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+}
+
+const keyFromRow = (row: KeyRow): StoredKey => ({
+  keyId: row.key_id,
+  name: row.name,
+  keyHash: row.key_hash,
+  createdBy: row.created_by,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  revokedAt: row.revoked_at,
+  lastUsedAt: row.last_used_at,
+});
+
+/** The {@link KeyStore} on node-postgres (decision 0015). */
+export function createKeyStore(pool: Pool): KeyStore {
   return {
     async insert(key) {
-      await prisma.addinKey.create({ data: key });
+      await pool.query(
+        `INSERT INTO addin_key (${KEY_COLUMNS})
+         VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, $6::timestamptz, $7::timestamptz, $8::timestamptz)`,
+        [
+          key.keyId,
+          key.name,
+          key.keyHash,
+          key.createdBy,
+          key.createdAt,
+          key.expiresAt,
+          key.revokedAt,
+          key.lastUsedAt,
+        ],
+      );
     },
 
     async registerConfigured(key) {
-      await prisma.$executeRaw`
-        INSERT INTO addin_key (key_id, name, key_hash, created_by, created_at, expires_at)
-        VALUES (${key.keyId}::uuid, ${key.name}, ${key.keyHash}, ${key.createdBy}, ${key.createdAt}::timestamptz,
-          ${key.expiresAt}::timestamptz)
-        ON CONFLICT (key_hash) DO UPDATE SET expires_at = GREATEST(addin_key.expires_at, EXCLUDED.expires_at)
-        WHERE addin_key.revoked_at IS NULL`;
-    },
-
-    // On every add-in call: plain pg and one indexed read (through Prisma it was a tenth of the gateway's CPU).
-    async findByHash(keyHash) {
-      const { rows } = await pool.query<{
-        key_id: string;
-        name: string | null;
-        key_hash: string;
-        created_by: string;
-        created_at: Date;
-        expires_at: Date;
-        revoked_at: Date | null;
-        last_used_at: Date | null;
-      }>(
-        `SELECT key_id, name, key_hash, created_by, created_at, expires_at, revoked_at, last_used_at
-         FROM addin_key WHERE key_hash = $1`,
-        [keyHash],
+      await pool.query(
+        `INSERT INTO addin_key (key_id, name, key_hash, created_by, created_at, expires_at)
+         VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, $6::timestamptz)
+         ON CONFLICT (key_hash) DO UPDATE SET expires_at = GREATEST(addin_key.expires_at, EXCLUDED.expires_at)
+         WHERE addin_key.revoked_at IS NULL`,
+        [key.keyId, key.name, key.keyHash, key.createdBy, key.createdAt, key.expiresAt],
       );
-      const row = rows[0];
-      return row === undefined
-        ? undefined
-        : {
-            keyId: row.key_id,
-            name: row.name,
-            keyHash: row.key_hash,
-            createdBy: row.created_by,
-            createdAt: row.created_at,
-            expiresAt: row.expires_at,
-            revokedAt: row.revoked_at,
-            lastUsedAt: row.last_used_at,
-          };
     },
 
-    list: () => prisma.addinKey.findMany({ orderBy: [{ createdAt: 'asc' }, { keyId: 'asc' }] }),
+    // On every add-in call (unless cached, see withKeyCache): one indexed read.
+    async findByHash(keyHash) {
+      const { rows } = await pool.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM addin_key WHERE key_hash = $1`, [
+        keyHash,
+      ]);
+      return rows[0] === undefined ? undefined : keyFromRow(rows[0]);
+    },
+
+    async list() {
+      const { rows } = await pool.query<KeyRow>(
+        `SELECT ${KEY_COLUMNS} FROM addin_key ORDER BY created_at, key_id`,
+      );
+      return rows.map(keyFromRow);
+    },
 
     async revoke(keyId, now) {
-      const existing = await prisma.addinKey.findUnique({ where: { keyId }, select: { keyId: true } });
-      if (existing === null) return false;
-      await prisma.addinKey.updateMany({ where: { keyId, revokedAt: null }, data: { revokedAt: now } });
-      return true;
+      // One statement: the key's row either way (true when it exists), revoked_at set only the first time.
+      const { rows } = await pool.query<{ key_id: string }>(
+        `WITH revoked AS (
+           UPDATE addin_key SET revoked_at = $2::timestamptz WHERE key_id = $1::uuid AND revoked_at IS NULL
+         )
+         SELECT key_id FROM addin_key WHERE key_id = $1::uuid`,
+        [keyId, now],
+      );
+      return rows.length > 0;
     },
 
     async recordUse(keyId, now, resolutionMs) {
-      await prisma.addinKey.updateMany({
-        where: {
-          keyId,
-          OR: [{ lastUsedAt: null }, { lastUsedAt: { lte: new Date(now.getTime() - resolutionMs) } }],
-        },
-        data: { lastUsedAt: now },
-      });
+      await pool.query(
+        `UPDATE addin_key SET last_used_at = $2::timestamptz
+         WHERE key_id = $1::uuid AND (last_used_at IS NULL OR last_used_at <= $3::timestamptz)`,
+        [keyId, now, new Date(now.getTime() - resolutionMs)],
+      );
     },
   };
 }

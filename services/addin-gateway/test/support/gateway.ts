@@ -216,7 +216,6 @@ async function start(
   const clock = () => new Date(Date.now() + offsetMs);
   const bootstrapKey = `dev-bootstrap-${randomUUID()}`;
   const app = buildApp({
-    prisma,
     pool,
     schema,
     broker,

@@ -36,7 +36,7 @@ export interface HistoryEntry {
   createdAt: Date;
 }
 
-/** Where history entries are kept (a port; the Prisma adapter implements it). */
+/** Where history entries are kept (a port; `pg-history-store.ts` implements it). */
 export interface HistoryStore {
   /**
    * Appends `entry` unless an entry with its id, or a final entry (completed/failed) for its job,

@@ -237,7 +237,6 @@ async function build(
 
   const jwt = createJwtAuth({ secret: DEV_JWT_SECRET });
   const app: RoutingWorkerApp = buildApp({
-    prisma,
     pool,
     broker,
     jwt,

@@ -10,7 +10,6 @@ import type {
   RoutingTransaction,
 } from '../application/ports';
 import type { Routing } from '../domain/routing';
-import type { PrismaClient, Routing as RoutingRow } from '../generated/prisma/client';
 import { createOutboxNotificationSink } from './outbox-notification-sink';
 
 // The routing's columns as raw SQL returns them; the enums as text, which is what the domain compares.
@@ -19,47 +18,56 @@ const ROUTING_COLUMNS_SQL = `id, routing_code, item_code, revision_code, status:
   last_generated_at, last_output_digest, generation_progress, created_at, updated_at`;
 
 /**
- * The routing-worker's tables; outbox and inbox rows share the transactions. Every transaction — the HTTP
- * side's changes (create, request approval, approve, reject, regenerate) and the message handlers (every
- * add-in result and progress event) — runs on plain pg through `pool`: Prisma's interactive transaction and
- * query engine cost more CPU than the statements themselves. Prisma serves the reads (find, list).
+ * The routing-worker's tables on node-postgres; outbox and inbox rows share the transactions. Every statement —
+ * the HTTP side's reads and changes (create, request approval, approve, reject, regenerate) and the message
+ * handlers (every add-in result and progress event) — runs on `pool`: no Prisma client at run time (decision
+ * 0015; its interactive transactions and query engine cost more CPU than the statements, and its client ~80 MB
+ * of memory). Prisma's schema still defines the tables and authors the migrations.
  */
-export function createPrismaRoutingStore(prisma: PrismaClient, pool: Pool): RoutingStore {
+export function createPgRoutingStore(pool: Pool): RoutingStore {
   const store: RoutingStore = {
     async find(id) {
-      const row = await prisma.routing.findUnique({ where: { id } });
-      return row ? toRouting(row) : undefined;
+      const { rows } = await pool.query<RoutingSqlRow>(prepared(FIND_ROUTING_SQL), [id]);
+      return rows[0] === undefined ? undefined : fromSqlRow(rows[0]);
     },
 
     async list({ status, generationStatus, limit, cursor }) {
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
-      const rows = await prisma.routing.findMany({
-        where: {
-          ...(status ? { status } : {}),
-          ...(generationStatus ? { lastGenerationStatus: generationStatus } : {}),
-          ...(after
-            ? {
-                OR: [
-                  { createdAt: { lt: after.createdAt } },
-                  { createdAt: after.createdAt, id: { lt: after.id } },
-                ],
-              }
-            : {}),
-        },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: limit + 1,
-      });
-      const items = rows.slice(0, limit).map(toRouting);
+      // Newest first by (created_at, id); each filter has an index that ends in that order. Only the
+      // conditions given are in the statement, so each plan fits its query.
+      const values: unknown[] = [];
+      const conditions: string[] = [];
+      if (status !== undefined) {
+        values.push(status);
+        conditions.push(`status = $${values.length}::"RoutingStatus"`);
+      }
+      if (generationStatus !== undefined) {
+        values.push(generationStatus);
+        conditions.push(`last_generation_status = $${values.length}::"GenerationStatus"`);
+      }
+      if (after !== undefined) {
+        values.push(after.createdAt, after.id);
+        conditions.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+      }
+      values.push(limit + 1);
+      const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')} `;
+      const { rows } = await pool.query<RoutingSqlRow>(
+        `SELECT ${ROUTING_COLUMNS_SQL} FROM routing ${where}ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
+        values,
+      );
+      const items = rows.slice(0, limit).map(fromSqlRow);
       const last = items.at(-1);
       return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
     },
 
     async resultRecorded(jobId) {
-      return (await prisma.generationResult.count({ where: { jobId } })) > 0;
+      const { rows } = await pool.query<{ recorded: boolean }>(prepared(RESULT_RECORDED_SQL), [jobId]);
+      return rows[0]?.recorded === true;
     },
 
     async handled({ consumer, messageId }) {
-      return (await prisma.inboxMessage.count({ where: { consumer, messageId } })) > 0;
+      const { rows } = await pool.query<{ handled: boolean }>(prepared(HANDLED_SQL), [consumer, messageId]);
+      return rows[0]?.handled === true;
     },
 
     async resultContext({ consumer, messageId }, routingId, jobId) {
@@ -96,6 +104,14 @@ export function createPrismaRoutingStore(prisma: PrismaClient, pool: Pool): Rout
   };
   return store;
 }
+
+const FIND_ROUTING_SQL = `SELECT ${ROUTING_COLUMNS_SQL} FROM routing WHERE id = $1::uuid`;
+
+const RESULT_RECORDED_SQL =
+  'SELECT EXISTS (SELECT 1 FROM generation_result WHERE job_id = $1::uuid) AS recorded';
+
+const HANDLED_SQL =
+  'SELECT EXISTS (SELECT 1 FROM inbox_message WHERE consumer = $1 AND message_id = $2::uuid) AS handled';
 
 const UPDATE_ROUTING_SQL = `
   UPDATE routing SET routing_code = $2, item_code = $3, revision_code = $4, status = $5::"RoutingStatus",
@@ -260,10 +276,7 @@ function pgTransactionOf(client: PoolClient): RoutingTransaction {
     },
 
     async resultRecorded(jobId) {
-      const { rows } = await client.query<{ recorded: boolean }>(
-        'SELECT EXISTS (SELECT 1 FROM generation_result WHERE job_id = $1::uuid) AS recorded',
-        [jobId],
-      );
+      const { rows } = await client.query<{ recorded: boolean }>(prepared(RESULT_RECORDED_SQL), [jobId]);
       return rows[0]?.recorded === true;
     },
 
@@ -317,25 +330,6 @@ function fromSqlRow(row: RoutingSqlRow): Routing {
     generationProgress: row.generation_progress,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-  };
-}
-
-function toRouting(row: RoutingRow): Routing {
-  return {
-    id: row.id,
-    routingCode: row.routingCode,
-    itemCode: row.itemCode,
-    revisionCode: row.revisionCode,
-    status: row.status,
-    camRevision: row.camRevision,
-    lastAddinJobId: row.lastAddinJobId,
-    lastGenerationStatus: row.lastGenerationStatus,
-    lastGenerationMessage: row.lastGenerationMessage,
-    lastGeneratedAt: row.lastGeneratedAt,
-    lastOutputDigest: row.lastOutputDigest,
-    generationProgress: row.generationProgress,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
   };
 }
 
