@@ -263,6 +263,27 @@ describe('GET /api/addin/jobs/next', () => {
     }
   });
 
+  it('never starts a job before it became Pending, when the claim read its clock before the job existed', async () => {
+    const store = createJobStore(gw.pool);
+    const jobId = await gw.queueJob();
+    const pending = (await store.find(jobId))!.pendingSince;
+    const dev = device();
+
+    // A claim whose clock was read 5 s before the job was created, and whose statement found it anyway.
+    const claimed = await store.claimNext(dev, new Date(pending.getTime() - 5_000), 600_000);
+
+    expect(claimed?.jobId).toBe(jobId);
+    expect(claimed?.startedAt?.getTime()).toBe(pending.getTime() + 1);
+    expect(claimed!.leaseExpiresAt!.getTime() - claimed!.startedAt!.getTime()).toBe(600_000);
+    expect((await store.find(jobId))?.startedAt).toEqual(claimed?.startedAt);
+    await gw.settle();
+    const [queued] = gw.messagesOf(AddinJobQueued, jobId);
+    const [started] = gw.messagesOf(AddinJobStarted, jobId);
+    // History orders a routing's entries by these times: started must come after queued.
+    expect(Date.parse(started!.occurredAt)).toBeGreaterThan(Date.parse(queued!.occurredAt));
+    expect(started?.payload.leaseExpiresAt).toBe(claimed?.leaseExpiresAt?.toISOString());
+  });
+
   it('answers a long poll with a job that arrives while it waits, promptly and before its deadline', async () => {
     const started = performance.now();
     const waiting = next(device(), 5);

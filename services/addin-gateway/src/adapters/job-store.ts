@@ -193,6 +193,12 @@ type CreateRecord = Pick<
 > &
   OutboxRecord;
 
+// When a claimed job started: the claim's clock, but never before the job became Pending. A claim reads its clock
+// before its statement runs, and a job created in between is found by that statement: its start (and its started
+// event, which history orders by time) would then precede its creation. It is put 1 ms after instead (the columns
+// keep milliseconds), and the lease moves with it.
+const CLAIM_STARTED_AT = `GREATEST(c.started_at, j.pending_since + interval '1 millisecond')`;
+
 // $1: the claims of a batch, numbered 1…n in arrival order ($2 = n). The n oldest Pending jobs nobody else is
 // claiming right now (SKIP LOCKED), oldest first, go to the claims in that order; a claim past the last
 // Pending job gets nothing.
@@ -205,8 +211,8 @@ const CLAIM_SQL = `WITH claim AS (
       ORDER BY created_at, job_id LIMIT $2 FOR UPDATE SKIP LOCKED) oldest
   )
   UPDATE addin_job j
-  SET status = 'InProgress', claimed_by = c.device_id, started_at = c.started_at,
-    lease_expires_at = c.lease_expires_at, updated_at = c.started_at
+  SET status = 'InProgress', claimed_by = c.device_id, started_at = ${CLAIM_STARTED_AT},
+    lease_expires_at = c.lease_expires_at + (${CLAIM_STARTED_AT} - c.started_at), updated_at = ${CLAIM_STARTED_AT}
   FROM picked p JOIN claim c USING (n)
   WHERE j.job_id = p.job_id
   RETURNING ${J_JOB_COLUMNS}, c.n`;
@@ -323,7 +329,7 @@ export function createJobStore(pool: Pool): JobStore {
         const jobs = new Map(rows.map((row) => [Number(row.n) - 1, jobFromRow(row)]));
         if (jobs.size > 0) {
           const started = [...jobs].map(([index, job]) =>
-            jobStarted(job, (records[index] as ClaimRecord).started_at),
+            jobStarted(job, job.startedAt ?? (records[index] as ClaimRecord).started_at),
           );
           await enqueueOutbox(fromPgClient(client), started);
         }
