@@ -22,7 +22,9 @@ const vhost = `mcms-e2e-lp-${id}`;
 const userPrefix = `mcms-e2e-lp-${id}-`;
 const prefix = 'plant-7.';
 const adminUser = `${userPrefix}admin`;
-const secret = () => randomBytes(18).toString('base64url');
+// A letter first: base64url may begin with '-', and rabbitmqctl reads an argument that does as an option (1 run
+// in ~60 failed that way).
+const secret = () => `s${randomBytes(18).toString('base64url')}`;
 const passwords: Record<string, string> = Object.fromEntries(
   brokerPermissions(prefix, userPrefix).map((p) => [p.user, secret()]),
 );
