@@ -20,7 +20,7 @@ RUN node_modules/.bin/tsc -b packages/db \
  && node_modules/.bin/tsc -b services/history-service \
  && node scripts/bundle.mjs --out /bundles history-service
 
-# ---- runtime: only the bundle (dist/, prisma/migrations, production node_modules)
+# ---- runtime: only the bundle (dist/ without the generated Prisma client, prisma/migrations, production node_modules)
 FROM node:22-slim AS runtime
 # V8's heap sized for a service, not for the node's memory: a 2 MB young generation (the default grows to 16 MB
 # per semi-space) and old space capped at 128 MB (the live heap under load is 30–45 MB; uncapped, V8 lets
