@@ -36,3 +36,4 @@ export {
 } from './service-databases';
 export { listenForNotifications, type Listening, type ListenOptions } from './listen';
 export { prepared } from './prepared';
+export { sqlParams } from './sql-params';

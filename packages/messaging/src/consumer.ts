@@ -177,7 +177,6 @@ interface ChannelDeliveries {
   ch: Channel;
   unsettled: Set<number>;
   acks: Delivery[];
-  flushScheduled: boolean;
 }
 
 /** One delivery on the channel it came on; acked or requeued exactly once. */
@@ -311,7 +310,7 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
       fresh.once('close', () => onChannelClosed(fresh));
       await fresh.prefetch(prefetch);
       channel = ch = fresh;
-      channelDeliveries = { ch: fresh, unsettled: new Set(), acks: [], flushScheduled: false };
+      channelDeliveries = { ch: fresh, unsettled: new Set(), acks: [] };
       channelModel = model;
     }
     if (stopping) return;
@@ -498,7 +497,7 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
     } finally {
       stopTimer?.();
     }
-    ackTogether(entries.filter((entry) => !left.has(entry.item)).map((entry) => entry.delivery));
+    for (const entry of entries) if (!left.has(entry.item)) ack(entry.delivery);
     return entries.map((entry) => (left.has(entry.item) ? 'alone' : 'acked'));
   }
 
@@ -689,17 +688,8 @@ export function createConsumer(deps: ConsumerDeps, options: ConsumeOptions): Con
 function ack(delivery: Delivery): void {
   if (delivery.settled) return;
   delivery.settled = true;
-  const on = delivery.on;
-  on.acks.push(delivery);
-  if (!on.flushScheduled) {
-    on.flushScheduled = true;
-    setImmediate(flushAcks, on);
-  }
-}
-
-/** Acks deliveries together (a batch's): see {@link ack}. */
-function ackTogether(deliveries: readonly Delivery[]): void {
-  for (const delivery of deliveries) ack(delivery);
+  // The first ack of the turn schedules the flush; the flush takes them all.
+  if (delivery.on.acks.push(delivery) === 1) setImmediate(flushAcks, delivery.on);
 }
 
 /**
@@ -707,7 +697,6 @@ function ackTogether(deliveries: readonly Delivery[]): void {
  * still unsettled goes in one `multiple` ack of the highest; the rest one by one.
  */
 function flushAcks(on: ChannelDeliveries): void {
-  on.flushScheduled = false;
   const group = on.acks;
   if (group.length === 0) return;
   on.acks = [];

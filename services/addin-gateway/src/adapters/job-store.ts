@@ -7,7 +7,7 @@ import {
   withPgTransaction,
   type OutgoingMessage,
 } from '@mcms/messaging';
-import { prepared } from '@mcms/db';
+import { prepared, sqlParams } from '@mcms/db';
 import type { Pool, PoolClient } from 'pg';
 import { conflict, notFound } from '@mcms/platform';
 import { canonicalResult, decideCompletion, resultHashOf, type CompletionBody } from '../domain/completion';
@@ -328,9 +328,8 @@ export function createJobStore(pool: Pool): JobStore {
         });
         const jobs = new Map(rows.map((row) => [Number(row.n) - 1, jobFromRow(row)]));
         if (jobs.size > 0) {
-          const started = [...jobs].map(([index, job]) =>
-            jobStarted(job, job.startedAt ?? (records[index] as ClaimRecord).started_at),
-          );
+          // The row's start, not the claim's clock (see CLAIM_STARTED_AT); a claimed job always has one.
+          const started = [...jobs.values()].map((job) => jobStarted(job, job.startedAt as Date));
           await enqueueOutbox(fromPgClient(client), started);
         }
         return jobs;
@@ -487,23 +486,18 @@ export function createJobStore(pool: Pool): JobStore {
     async list({ status, limit, after }) {
       // Keyset paging on (created_at, job_id): stable while jobs are added, and the (status, created_at) index
       // serves the status filter. Only the conditions given are in the statement, so each plan fits its query.
-      const values: unknown[] = [];
+      const params = sqlParams();
       const conditions: string[] = [];
-      if (status !== undefined) {
-        values.push(status);
-        conditions.push(`status = $${values.length}`);
-      }
+      if (status !== undefined) conditions.push(`status = ${params.add(status)}`);
       if (after !== undefined) {
-        values.push(after.createdAt, after.jobId);
         conditions.push(
-          `(created_at, job_id) > ($${values.length - 1}::timestamptz, $${values.length}::uuid)`,
+          `(created_at, job_id) > (${params.add(after.createdAt)}::timestamptz, ${params.add(after.jobId)}::uuid)`,
         );
       }
-      values.push(limit);
       const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')} `;
       const { rows } = await pool.query<JobRow>(
-        `SELECT ${JOB_COLUMNS} FROM addin_job ${where}ORDER BY created_at, job_id LIMIT $${values.length}`,
-        values,
+        `SELECT ${JOB_COLUMNS} FROM addin_job ${where}ORDER BY created_at, job_id LIMIT ${params.add(limit)}`,
+        params.values,
       );
       return rows.map(jobFromRow);
     },

@@ -1,5 +1,5 @@
 import { enqueueOutbox, fromPgClient, withInboxPg, withPgTransaction } from '@mcms/messaging';
-import { prepared } from '@mcms/db';
+import { prepared, sqlParams } from '@mcms/db';
 import type { Pool, PoolClient } from 'pg';
 import { conflict, validationFailed } from '@mcms/platform';
 import type {
@@ -35,25 +35,21 @@ export function createPgRoutingStore(pool: Pool): RoutingStore {
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
       // Newest first by (created_at, id); each filter has an index that ends in that order. Only the
       // conditions given are in the statement, so each plan fits its query.
-      const values: unknown[] = [];
+      const params = sqlParams();
       const conditions: string[] = [];
-      if (status !== undefined) {
-        values.push(status);
-        conditions.push(`status = $${values.length}::"RoutingStatus"`);
-      }
+      if (status !== undefined) conditions.push(`status = ${params.add(status)}::"RoutingStatus"`);
       if (generationStatus !== undefined) {
-        values.push(generationStatus);
-        conditions.push(`last_generation_status = $${values.length}::"GenerationStatus"`);
+        conditions.push(`last_generation_status = ${params.add(generationStatus)}::"GenerationStatus"`);
       }
       if (after !== undefined) {
-        values.push(after.createdAt, after.id);
-        conditions.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+        conditions.push(
+          `(created_at, id) < (${params.add(after.createdAt)}::timestamptz, ${params.add(after.id)}::uuid)`,
+        );
       }
-      values.push(limit + 1);
       const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')} `;
       const { rows } = await pool.query<RoutingSqlRow>(
-        `SELECT ${ROUTING_COLUMNS_SQL} FROM routing ${where}ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
-        values,
+        `SELECT ${ROUTING_COLUMNS_SQL} FROM routing ${where}ORDER BY created_at DESC, id DESC LIMIT ${params.add(limit + 1)}`,
+        params.values,
       );
       const items = rows.slice(0, limit).map(fromSqlRow);
       const last = items.at(-1);
