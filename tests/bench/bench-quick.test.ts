@@ -62,6 +62,9 @@ describe('the quick benchmark', () => {
         report.raw.http.benchClient.perSecond,
         report.messaging.perSecond,
         report.messaging.ratioToRaw,
+        report.raw.amqpShaped.perSecond,
+        report.messaging.ratioToShaped,
+        report.messaging.shapedToRaw,
         report.bound.min,
         report.bound.shared,
         report.ratioToBound.min,
@@ -73,6 +76,8 @@ describe('the quick benchmark', () => {
     // Raw amqplib and our messaging in alternating rounds, each round's ratio kept.
     expect(report.messaging.roundRatios).toHaveLength(3);
     expect(report.messaging.roundRatios.every(isRate)).toBe(true);
+    expect(report.messaging.shapedRoundRatios).toHaveLength(3);
+    expect(report.messaging.shapedRoundRatios.every(isRate)).toBe(true);
     const l = report.lifecycle[0]!;
     for (const stage of Object.values(l.stages)) expect(stage.count).toBe(l.jobs);
     expect([l.cpuMsPerJob, l.dbTxPerJob].every(isRate)).toBe(true);

@@ -7,9 +7,9 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { AddinJobResultCommand, createMessage, EXCHANGES } from '@mcms/contracts';
-import { connectBroker, defineTopology, handlerFor, outgoing, type Topology } from '@mcms/messaging';
+import { connectBroker, defineTopology, handlerFor, HEADERS, outgoing, type Topology } from '@mcms/messaging';
 import { createLogger } from '@mcms/platform';
-import { connect as amqpConnect, type ConfirmChannel } from 'amqplib';
+import { connect as amqpConnect, type ConfirmChannel, type Options } from 'amqplib';
 import pg from 'pg';
 import { createBenchHttpClient } from './http-client';
 import { round } from './resources';
@@ -34,14 +34,31 @@ const PUBLISH_WINDOW = 500;
 const PREFETCH = 200;
 
 /**
+ * How raw amqplib addresses its messages. `bare`: straight to the queue through the default exchange, with no
+ * properties but `persistent` (the issue's raw limit). `system`: the wire shape of our messages without our
+ * code — through a topic exchange bound to the queue by routing key, with the properties and the header our
+ * publisher sets (content type, message id, type, correlation id, timestamp, app id, the attempt header). The
+ * difference between the two is what the broker charges for the design's topic exchanges and properties;
+ * the difference between `system` and @mcms/messaging is what our package costs.
+ */
+export type RawShape = 'bare' | 'system';
+
+const SHAPED_ROUTING_KEY = AddinJobResultCommand.routingKey;
+
+/**
  * Raw amqplib: one confirm channel publishing `count` persistent messages of `bytes` with at most
  * {@link PUBLISH_WINDOW} unconfirmed, one consumer connection (prefetch {@link PREFETCH}) acking each; timed
- * from the first publish to the last delivery.
+ * from the first publish to the last delivery. `shape` (default `bare`): see {@link RawShape}.
  */
 export async function rawAmqp(
   amqpUrl: string,
   queue: string,
-  { count, bytes = 500, queueType }: { count: number; bytes?: number; queueType: 'classic' | 'quorum' },
+  {
+    count,
+    bytes = 500,
+    queueType,
+    shape = 'bare',
+  }: { count: number; bytes?: number; queueType: 'classic' | 'quorum'; shape?: RawShape },
 ): Promise<MessageRate> {
   const publisher = await amqpConnect(amqpUrl, { clientProperties: { connection_name: `${queue}-pub` } });
   const consumer = await amqpConnect(amqpUrl, { clientProperties: { connection_name: `${queue}-sub` } });
@@ -52,6 +69,28 @@ export async function rawAmqp(
       arguments: queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {},
     });
     await pub.purgeQueue(queue);
+    const exchange = shape === 'system' ? `${queue}.topic` : '';
+    if (shape === 'system') {
+      await pub.assertExchange(exchange, 'topic', { durable: true });
+      await pub.bindQueue(queue, exchange, SHAPED_ROUTING_KEY);
+    }
+    const routingKey = shape === 'system' ? SHAPED_ROUTING_KEY : queue;
+    // Ids made before the clock starts, as our messages are.
+    const ids = shape === 'system' ? Array.from({ length: count }, () => [randomUUID(), randomUUID()]) : [];
+    const optionsOf = (i: number): Options.Publish =>
+      shape === 'system'
+        ? {
+            persistent: true,
+            mandatory: true,
+            contentType: 'application/json',
+            messageId: ids[i]![0],
+            type: AddinJobResultCommand.type,
+            correlationId: ids[i]![1],
+            timestamp: Math.floor(Date.now() / 1000),
+            appId: 'bench-raw',
+            headers: { [HEADERS.attempt]: 1 },
+          }
+        : { persistent: true, mandatory: true };
     const sub = await consumer.createChannel();
     await sub.prefetch(PREFETCH);
     let received = 0;
@@ -71,7 +110,7 @@ export async function rawAmqp(
         while (inFlight < PUBLISH_WINDOW && sent < count) {
           inFlight++;
           sent++;
-          pub.publish('', queue, body, { persistent: true, mandatory: true }, (err) => {
+          pub.publish(exchange, routingKey, body, optionsOf(sent - 1), (err) => {
             if (err) return reject(err instanceof Error ? err : new Error(String(err)));
             inFlight--;
             if (sent === count && inFlight === 0) resolve();
@@ -85,6 +124,7 @@ export async function rawAmqp(
     const seconds = (performance.now() - started) / 1000;
     await sub.close().catch(() => {});
     await pub.deleteQueue(queue).catch(() => {});
+    if (shape === 'system') await pub.deleteExchange(exchange).catch(() => {});
     return {
       messages: count,
       messageBytes: bytes,

@@ -103,6 +103,9 @@ export function createPgRoutingStore(pool: Pool): RoutingStore {
 
 const FIND_ROUTING_SQL = `SELECT ${ROUTING_COLUMNS_SQL} FROM routing WHERE id = $1::uuid`;
 
+// The API's changes (request approval, approve, reject, regenerate) lock one routing and write it back.
+const LOCK_ROUTING_SQL = `${FIND_ROUTING_SQL} FOR UPDATE`;
+
 const RESULT_RECORDED_SQL =
   'SELECT EXISTS (SELECT 1 FROM generation_result WHERE job_id = $1::uuid) AS recorded';
 
@@ -246,10 +249,7 @@ function pgTransactionOf(client: PoolClient): RoutingTransaction {
   const sql = fromPgClient(client);
   return {
     async lock(id) {
-      const { rows } = await client.query<RoutingSqlRow>(
-        `SELECT ${ROUTING_COLUMNS_SQL} FROM routing WHERE id = $1::uuid FOR UPDATE`,
-        [id],
-      );
+      const { rows } = await client.query<RoutingSqlRow>(prepared(LOCK_ROUTING_SQL), [id]);
       return rows[0] === undefined ? undefined : fromSqlRow(rows[0]);
     },
 
@@ -268,7 +268,7 @@ function pgTransactionOf(client: PoolClient): RoutingTransaction {
     },
 
     async update(routing) {
-      await client.query(UPDATE_ROUTING_SQL, routingParams(routing));
+      await client.query(prepared(UPDATE_ROUTING_SQL), routingParams(routing));
     },
 
     async resultRecorded(jobId) {
