@@ -22,13 +22,13 @@ RUN node_modules/.bin/tsc -b packages/db \
 
 # ---- runtime: only the bundle (dist/ without the generated Prisma client, prisma/migrations, production node_modules)
 FROM node:22-slim AS runtime
-# V8's heap sized for a service, not for the node's memory: a 2 MB young generation (the default grows to 16 MB
-# per semi-space) and old space capped at 128 MB (the live heap under load is 30–45 MB; uncapped, V8 lets
-# garbage pile up to 100+ MB). Under 200 MB RSS per service under load, for ~15 % of the benchmark's throughput
-# (docs/performance.md, 2026-12-02; decision 0012). The benchmark runs the services the same way.
+# V8's heap sized for a service, not for the node's memory: old space capped at 128 MB (the live heap under load
+# is 30–45 MB; uncapped, V8 lets garbage pile up to 100+ MB) and 16 MB per semi-space of the young generation
+# (2 MB cost ~5 % more CPU per result in scavenges). ~95–125 MB RSS per service under load, under the 200 MB
+# target (docs/performance.md, 2026-12-03; decisions 0012, 0017). The benchmark runs the services the same way.
 ENV NODE_ENV=production \
     PORT=8082 \
-    NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=128"
+    NODE_OPTIONS="--max-semi-space-size=16 --max-old-space-size=128"
 WORKDIR /app
 COPY --from=build /bundles/history-service /app
 # Not root: the app files stay root-owned, so the process can't change its own code.

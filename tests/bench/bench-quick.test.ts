@@ -1,7 +1,7 @@
 // The quick variant of the benchmark (issue 6) in the test run: a few hundred jobs through every scenario,
 // to prove the harness works and produces every figure. It asserts that every job was accounted for and
 // that each figure exists, never a speed: speeds depend on the machine, and belong to `npm run bench`.
-import { defaultOptions, runBenchmark, toMarkdown, type BenchReport } from './harness';
+import { costPerProcess, defaultOptions, runBenchmark, toMarkdown, type BenchReport } from './harness';
 
 const isRate = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n > 0;
 
@@ -104,6 +104,30 @@ describe('the quick benchmark', () => {
     expect(report.idle).toMatchObject({ addins: l.addins, seconds: 2 });
     expect(report.idle!.polls).toBeGreaterThanOrEqual(l.addins);
     expect(report.idle!.resources.map((r) => r.name)).toEqual(names);
+  });
+
+  it("splits each scenario's CPU per result or per job by process, adding up to the scenario's cost", () => {
+    const costs = costPerProcess(report);
+    expect(costs.map((c) => c.scenario)).toEqual([
+      'completion',
+      'lifecycle 40/s',
+      'growth 300',
+      'growth 600',
+    ]);
+    const totals = [
+      report.completion.cpuMsPerResult,
+      report.lifecycle[0]!.cpuMsPerJob,
+      ...report.growth.map((g) => g.cpuMsPerResult),
+    ];
+    costs.forEach((cost, i) => {
+      // The system's processes (the harness's own column aside) add up to the scenario's cost per result/job,
+      // within the rounding of each process to 0.01 ms.
+      const system = cost.cpuMs.filter((_, j) => !cost.names[j]!.startsWith('bench'));
+      expect(system.length).toBeGreaterThanOrEqual(6);
+      expect(system.every((ms) => ms >= 0)).toBe(true);
+      expect(Math.abs(system.reduce((a, b) => a + b, 0) - totals[i]!)).toBeLessThanOrEqual(0.05);
+    });
+    expect(toMarkdown(report)).toContain('CPU ms per result (completion, growth) / per job (lifecycle)');
   });
 
   it('prints one table with every target of the issue', () => {

@@ -19,7 +19,14 @@ import {
   type RawShape,
 } from './raw-limits';
 import { createBenchHttpClient } from './http-client';
-import { byCommand, round, selfProcess, serviceProcess, type ProcessGroup } from './resources';
+import {
+  byCommand,
+  round,
+  selfProcess,
+  serviceProcess,
+  type ProcessGroup,
+  type ProcessUsage,
+} from './resources';
 import {
   completionPath,
   idleSystem,
@@ -61,7 +68,7 @@ export interface BenchOptions {
 }
 
 /** The services' NODE_OPTIONS in their images (deploy/docker/*.Dockerfile): the benchmark runs them the same way. */
-export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=128';
+export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=16 --max-old-space-size=128';
 
 export function defaultOptions(quick: boolean): BenchOptions {
   return quick
@@ -631,6 +638,12 @@ export function toMarkdown(r: BenchReport): string {
     ...(r.completion.resources.map((u) => u.name) ?? []),
     'machine (busy cores / steal)',
   ];
+  // Where a result's (or a job's) CPU goes: the cost model a change per process is judged by.
+  const costRows = costPerProcess(r).map((c) => [c.scenario, ...c.cpuMs.map((ms) => String(ms))]);
+  const costHeader = [
+    'CPU ms per result (completion, growth) / per job (lifecycle)',
+    ...r.completion.resources.map((u) => u.name),
+  ];
 
   return [
     `Run ${r.meta.date} on ${r.meta.host}: ${r.meta.cpus} × ${r.meta.cpuModel}, ${r.meta.memoryGb} GB, Node ${r.meta.node}, ` +
@@ -645,5 +658,27 @@ export function toMarkdown(r: BenchReport): string {
     '',
     table(resourceHeader, resourceRows),
     '',
+    table(costHeader, costRows),
+    '',
   ].join('\n');
+}
+
+/**
+ * CPU milliseconds of each process (the columns of the resource table, the harness included) per result of the
+ * completion and growth runs and per job of each lifecycle rate: their sum without the harness is the
+ * scenario's `cpuMsPerResult` / `cpuMsPerJob`.
+ */
+export function costPerProcess(
+  r: BenchReport,
+): Array<{ scenario: string; names: string[]; cpuMs: number[] }> {
+  const of = (scenario: string, count: number, resources: readonly ProcessUsage[]) => ({
+    scenario,
+    names: resources.map((u) => u.name),
+    cpuMs: resources.map((u) => round((u.cpuSeconds * 1000) / Math.max(1, count), 2)),
+  });
+  return [
+    of('completion', r.completion.jobs, r.completion.resources),
+    ...r.lifecycle.map((l) => of(`lifecycle ${l.targetRate}/s`, l.jobs, l.resources)),
+    ...r.growth.map((g) => of(`growth ${g.priorJobs}`, g.jobs, g.resources)),
+  ];
 }
