@@ -7,7 +7,14 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { AddinJobResultCommand, createMessage, EXCHANGES } from '@mcms/contracts';
-import { connectBroker, defineTopology, handlerFor, HEADERS, outgoing, type Topology } from '@mcms/messaging';
+import {
+  connectBroker,
+  defineTopology,
+  handlerFor,
+  outgoing,
+  publishProperties,
+  type Topology,
+} from '@mcms/messaging';
 import { createLogger } from '@mcms/platform';
 import { connect as amqpConnect, type ConfirmChannel, type Options } from 'amqplib';
 import pg from 'pg';
@@ -37,13 +44,11 @@ const PREFETCH = 200;
  * How raw amqplib addresses its messages. `bare`: straight to the queue through the default exchange, with no
  * properties but `persistent` (the issue's raw limit). `system`: the wire shape of our messages without our
  * code — through a topic exchange bound to the queue by routing key, with the properties and the header our
- * publisher sets (content type, message id, type, correlation id, timestamp, app id, the attempt header). The
- * difference between the two is what the broker charges for the design's topic exchanges and properties;
- * the difference between `system` and @mcms/messaging is what our package costs.
+ * publisher sets (`publishProperties` of @mcms/messaging). The difference between the two is what the broker
+ * charges for the design's topic exchanges and properties; the difference between `system` and
+ * @mcms/messaging is what our package costs.
  */
 export type RawShape = 'bare' | 'system';
-
-const SHAPED_ROUTING_KEY = AddinJobResultCommand.routingKey;
 
 /**
  * Raw amqplib: one confirm channel publishing `count` persistent messages of `bytes` with at most
@@ -69,28 +74,23 @@ export async function rawAmqp(
       arguments: queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {},
     });
     await pub.purgeQueue(queue);
-    const exchange = shape === 'system' ? `${queue}.topic` : '';
+    // `system`: a topic exchange bound by routing key, and our publisher's properties with ids made before the
+    // clock starts, as our messages' are.
+    let exchange = '';
+    let routingKey = queue;
+    let optionsOf = (_i: number): Options.Publish => ({ persistent: true, mandatory: true });
     if (shape === 'system') {
+      exchange = `${queue}.topic`;
+      routingKey = AddinJobResultCommand.routingKey;
       await pub.assertExchange(exchange, 'topic', { durable: true });
-      await pub.bindQueue(queue, exchange, SHAPED_ROUTING_KEY);
+      await pub.bindQueue(queue, exchange, routingKey);
+      const ids = Array.from({ length: count }, () => ({
+        messageId: randomUUID(),
+        type: AddinJobResultCommand.type,
+        correlationId: randomUUID(),
+      }));
+      optionsOf = (i) => publishProperties(ids[i]!, 'bench-raw');
     }
-    const routingKey = shape === 'system' ? SHAPED_ROUTING_KEY : queue;
-    // Ids made before the clock starts, as our messages are.
-    const ids = shape === 'system' ? Array.from({ length: count }, () => [randomUUID(), randomUUID()]) : [];
-    const optionsOf = (i: number): Options.Publish =>
-      shape === 'system'
-        ? {
-            persistent: true,
-            mandatory: true,
-            contentType: 'application/json',
-            messageId: ids[i]![0],
-            type: AddinJobResultCommand.type,
-            correlationId: ids[i]![1],
-            timestamp: Math.floor(Date.now() / 1000),
-            appId: 'bench-raw',
-            headers: { [HEADERS.attempt]: 1 },
-          }
-        : { persistent: true, mandatory: true };
     const sub = await consumer.createChannel();
     await sub.prefetch(PREFETCH);
     let received = 0;

@@ -26,7 +26,7 @@ export {
 } from './retry-policy';
 export { HEADERS } from './headers';
 export { connectBroker, type Broker, type BrokerHealth, type ConnectBrokerOptions } from './broker';
-export type { BrokerPublisher, PublisherOptions } from './publisher';
+export { publishProperties, type BrokerPublisher, type PublisherOptions } from './publisher';
 export { createBatcher, type Batcher, type BatcherOptions } from './batcher';
 export {
   handleConcurrently,
