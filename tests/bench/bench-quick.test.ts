@@ -12,6 +12,7 @@ describe('the quick benchmark', () => {
     report = await runBenchmark({
       ...defaultOptions(true),
       jobs: 120,
+      warmupJobs: 40,
       addins: 8,
       rates: [40],
       rateSeconds: 2,
@@ -38,6 +39,21 @@ describe('the quick benchmark', () => {
     });
     expect(report.completion.complete.count).toBe(120);
     expect(report.completion.completeToAlert.count).toBe(120);
+  });
+
+  it('warms up on jobs of its own before the timed completion path, and accounts for them too', () => {
+    expect(report.warmup?.accounting).toMatchObject({
+      jobs: 40,
+      expectedFailed: 4,
+      routingsCompleted: 36,
+      routingsFailed: 4,
+      historyFinal: 40,
+      alertedOnce: 40,
+      ok: true,
+    });
+    expect(report.warmup!.complete.count).toBe(40);
+    expect(isRate(report.warmup!.cpuMsPerResult)).toBe(true);
+    expect(toMarkdown(report)).toContain('warm-up before it (40 jobs, not timed)');
   });
 
   it('accounts for every job of the fixed-rate lifecycle and of both growth runs', () => {
@@ -109,12 +125,14 @@ describe('the quick benchmark', () => {
   it("splits each scenario's CPU per result or per job by process, adding up to the scenario's cost", () => {
     const costs = costPerProcess(report);
     expect(costs.map((c) => c.scenario)).toEqual([
+      'warm-up (not timed)',
       'completion',
       'lifecycle 40/s',
       'growth 300',
       'growth 600',
     ]);
     const totals = [
+      report.warmup!.cpuMsPerResult,
       report.completion.cpuMsPerResult,
       report.lifecycle[0]!.cpuMsPerJob,
       ...report.growth.map((g) => g.cpuMsPerResult),

@@ -44,6 +44,11 @@ export interface BenchOptions {
   quick: boolean;
   /** Jobs of the completion path. */
   jobs: number;
+  /**
+   * Jobs completed once before the timed completion path, untimed (0 = none): the services' first results
+   * after start, while V8 still compiles the path (decision 0018). Reported, never a target.
+   */
+  warmupJobs: number;
   /** Concurrent simulated add-ins. */
   addins: number;
   /** Full-lifecycle rates (jobs/s) and how long each runs. */
@@ -75,6 +80,7 @@ export function defaultOptions(quick: boolean): BenchOptions {
     ? {
         quick,
         jobs: 300,
+        warmupJobs: 100,
         addins: 16,
         rates: [50, 100],
         rateSeconds: 2,
@@ -88,6 +94,7 @@ export function defaultOptions(quick: boolean): BenchOptions {
     : {
         quick,
         jobs: 3_000,
+        warmupJobs: 2_000,
         addins: 32,
         // 150 and 200 between 100 and 250: where the system stops holding, to within 50 jobs/s.
         rates: [50, 100, 150, 200, 250, 500, 1_000],
@@ -157,6 +164,8 @@ export interface BenchReport {
     shapedRoundRatios: number[];
     shapedToRaw: number;
   };
+  /** The untimed warm-up before the completion path (its figures: what a cold start costs), unless 0 jobs. */
+  warmup: CompletionResult | null;
   completion: CompletionResult;
   /** The idle phase, unless `idleSeconds` was 0. */
   idle: IdleResult | null;
@@ -301,6 +310,11 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
     });
     const http = await rawHttp(WORKSPACE_ROOT, { ms: options.raw.httpMs });
 
+    let warmup: CompletionResult | null = null;
+    if (options.warmupJobs > 0) {
+      log(`warm-up: ${options.warmupJobs} jobs through the completion path, not timed…`);
+      warmup = await completionPath(ctx, { jobs: options.warmupJobs, label: 'warm-up' });
+    }
     log(`completion path: ${options.jobs} jobs, ${options.addins} add-ins…`);
     const completion = await completionPath(ctx, { jobs: options.jobs });
 
@@ -376,6 +390,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       },
       raw: { amqp, amqpShaped, postgres, http },
       messaging,
+      warmup,
       completion,
       idle,
       lifecycle,
@@ -548,6 +563,15 @@ export function toMarkdown(r: BenchReport): string {
       `min ${r.bound.min}/s; shared ${r.bound.shared}/s`,
       `http ${r.bound.byResource.http}, broker ${r.bound.byResource.broker}, db ${r.bound.byResource.database}`,
     ],
+    ...(r.warmup
+      ? [
+          [
+            `warm-up before it (${r.warmup.jobs} jobs, not timed)`,
+            `${r.warmup.resultsPerSec} results/s`,
+            `${r.warmup.cpuMsPerResult} CPU ms/result: the first results after start, the JIT still compiling`,
+          ],
+        ]
+      : []),
     [
       `completion path (${r.completion.jobs} jobs, ${r.meta.addins} add-ins)`,
       `**${r.completion.resultsPerSec} results/s**`,
@@ -621,6 +645,7 @@ export function toMarkdown(r: BenchReport): string {
       },
     ]
   > = [
+    ...(r.warmup ? [['warm-up (not timed)', r.warmup] as [string, CompletionResult]] : []),
     ['completion', r.completion],
     ...(r.idle ? [['idle', r.idle] as [string, IdleResult]] : []),
     ...r.lifecycle.map((l) => [`lifecycle ${l.targetRate}/s`, l] as [string, LifecycleResult]),
@@ -665,7 +690,7 @@ export function toMarkdown(r: BenchReport): string {
 
 /**
  * CPU milliseconds of each process (the columns of the resource table, the harness included) per result of the
- * completion and growth runs and per job of each lifecycle rate: their sum without the harness is the
+ * warm-up, completion and growth runs and per job of each lifecycle rate: their sum without the harness is the
  * scenario's `cpuMsPerResult` / `cpuMsPerJob`.
  */
 export function costPerProcess(
@@ -677,6 +702,7 @@ export function costPerProcess(
     cpuMs: resources.map((u) => round((u.cpuSeconds * 1000) / Math.max(1, count), 2)),
   });
   return [
+    ...(r.warmup ? [of('warm-up (not timed)', r.warmup.jobs, r.warmup.resources)] : []),
     of('completion', r.completion.jobs, r.completion.resources),
     ...r.lifecycle.map((l) => of(`lifecycle ${l.targetRate}/s`, l.jobs, l.resources)),
     ...r.growth.map((g) => of(`growth ${g.priorJobs}`, g.jobs, g.resources)),

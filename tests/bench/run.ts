@@ -14,7 +14,7 @@ function parseArgs(argv: readonly string[]): BenchOptions {
   };
   if (has('--help')) {
     process.stdout.write(
-      'usage: npm run bench -- [--quick] [--jobs N] [--addins K] [--rates 100,250,500] [--seconds S] [--idle S]\n' +
+      'usage: npm run bench -- [--quick] [--jobs N] [--warmup N] [--addins K] [--rates 100,250,500] [--seconds S] [--idle S]\n' +
         '                        [--growth 10000,200000] [--growth-jobs N] [--profile] [--classic]\n' +
         '                        [--node-options "--max-semi-space-size=4"]  (NODE_OPTIONS of the services)\n',
     );
@@ -23,6 +23,7 @@ function parseArgs(argv: readonly string[]): BenchOptions {
   const flags = [
     '--quick',
     '--jobs',
+    '--warmup',
     '--addins',
     '--rates',
     '--seconds',
@@ -50,6 +51,7 @@ function parseArgs(argv: readonly string[]): BenchOptions {
   };
   const list = (flag: string) => value(flag)?.split(',').filter(Boolean).map(Number);
   options.jobs = int('--jobs') ?? options.jobs;
+  options.warmupJobs = int('--warmup') ?? options.warmupJobs;
   options.addins = int('--addins') ?? options.addins;
   options.rateSeconds = int('--seconds') ?? options.rateSeconds;
   options.idleSeconds = int('--idle') ?? options.idleSeconds;
@@ -102,7 +104,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   process.stdout.write(
     `\n${markdown}\nwritten: results/bench-${stamp}.json and .md (also results/bench-latest.*)\n`,
   );
-  const unaccounted = [report.completion, ...report.lifecycle, ...report.growth].filter(
+  const unaccounted = [...(report.warmup ? [report.warmup] : []), report.completion, ...report.lifecycle, ...report.growth].filter(
     (s) => !s.accounting.ok,
   );
   if (unaccounted.length > 0) {
