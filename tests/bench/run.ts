@@ -104,9 +104,12 @@ export async function main(argv: readonly string[]): Promise<void> {
   process.stdout.write(
     `\n${markdown}\nwritten: results/bench-${stamp}.json and .md (also results/bench-latest.*)\n`,
   );
-  const unaccounted = [...(report.warmup ? [report.warmup] : []), report.completion, ...report.lifecycle, ...report.growth].filter(
-    (s) => !s.accounting.ok,
-  );
+  const unaccounted = [
+    ...(report.warmup ? [report.warmup] : []),
+    report.completion,
+    ...report.lifecycle,
+    ...report.growth,
+  ].filter((s) => !s.accounting.ok);
   if (unaccounted.length > 0) {
     process.stderr.write(
       `✗ ${unaccounted.length} scenario(s) did not account for every job (see the JSON)\n`,
