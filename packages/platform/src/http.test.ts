@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { defineRoute } from '@mcms/contracts';
 import express, { type Express } from 'express';
 import { z } from 'zod';
@@ -577,4 +581,71 @@ describe('startHttpServer', () => {
 
     expect(server.port).toBeGreaterThan(0);
   });
+
+  it("creates an app's requests and responses with the app's own prototypes, which express then keeps", async () => {
+    const handled: Array<{ req: unknown; res: unknown }> = [];
+    const log = createLogger({ service: 'test', level: 'silent' });
+    const app = createHttpApp({
+      log,
+      metrics: createMetrics({ service: 'test', defaultMetrics: false }),
+      routes: (routes) => {
+        routes.post('/jobs/:id', (req, res) => {
+          handled.push({ req: Object.getPrototypeOf(req), res: Object.getPrototypeOf(res) });
+          res.json({ id: req.params.id, body: req.body as unknown });
+        });
+      },
+    });
+    const server = await startHttpServer(app, { port: 0, host: '127.0.0.1', log });
+    closers.push(server.close);
+    const arrived: Array<{ req: unknown; res: unknown }> = [];
+    // Runs before express: what node:http created, before express re-parents anything.
+    server.server.prependListener('request', (req, res) => {
+      arrived.push({ req: Object.getPrototypeOf(req), res: Object.getPrototypeOf(res) });
+    });
+
+    const answer = await postJson(`http://127.0.0.1:${server.port}/jobs/j-7`, '{"n":1}');
+
+    expect(await answer.json()).toEqual({ id: 'j-7', body: { n: 1 } });
+    expect(arrived).toEqual([{ req: app.request, res: app.response }]);
+    expect(handled).toEqual(arrived);
+    expect(app.request).toBeInstanceOf(IncomingMessage);
+    expect(app.response).toBeInstanceOf(ServerResponse);
+    expect((app.request as unknown as { app: unknown }).app).toBe(app);
+  });
+
+  it('gives every request and response of an app one hidden class in V8 (decision 0020)', async () => {
+    // V8's own answer, from a process allowed to ask it: %HaveSameMap of two requests (and of their responses)
+    // that went through the platform middleware, body parsing and a mounted router. Node's own requests share
+    // one; re-parented by express as node:http created them, every request had one of its own.
+    const root = path.resolve(__dirname, '..', '..', '..');
+    const script = `
+      const { createHttpApp, startHttpServer, createLogger, createMetrics } = require(${JSON.stringify(
+        path.join(__dirname, 'index.ts'),
+      )});
+      const express = require('express');
+      const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)');
+      const log = createLogger({ service: 'probe', level: 'silent' });
+      const seen = [];
+      const app = createHttpApp({ log, metrics: createMetrics({ service: 'probe', defaultMetrics: false }),
+        routes: (routes) => { const api = express.Router();
+          api.post('/jobs/:id', (req, res) => { seen.push({ req, res }); res.json({ id: req.params.id, n: req.body.n }); });
+          routes.use('/api', api); } });
+      startHttpServer(app, { port: 0, host: '127.0.0.1', log }).then(async (server) => {
+        for (let i = 0; i < 40; i++) {
+          const answer = await fetch('http://127.0.0.1:' + server.port + '/api/jobs/' + i, {
+            method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: i }) });
+          if (answer.status !== 200) throw new Error('status ' + answer.status);
+        }
+        const [a, b] = [seen[30], seen[39]];
+        process.stdout.write(JSON.stringify({ requests: sameMap(a.req, b.req), responses: sameMap(a.res, b.res) }));
+        await server.close();
+      });`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--allow-natives-syntax', '-r', path.join(root, 'scripts', 'register-ts.cjs'), '-e', script],
+      { cwd: __dirname, timeout: 30_000 },
+    );
+
+    expect(JSON.parse(stdout)).toEqual({ requests: true, responses: true });
+  }, 40_000);
 });
