@@ -279,12 +279,16 @@ export async function rawPostgres(
 }
 
 // express 5 + express.json(), as the gateway's HTTP stack, in a process of its own like a service.
+// The services' HTTP stack without their middleware: express 5, its JSON body parser, and a server that creates
+// requests and responses with the app's prototypes, as startHttpServer does (decision 0020).
 const BARE_SERVER = `
 const express = require(process.env.EXPRESS_PATH);
+const { bornWithAppPrototypes } = require(process.env.PLATFORM_PATH);
 const app = express();
 app.use(express.json({ limit: '1mb' }));
 app.post('/echo', (req, res) => { res.json({ ok: true, n: req.body.n }); });
-const server = app.listen(0, '127.0.0.1', () => process.send(server.address().port));
+const server = require('node:http').createServer(bornWithAppPrototypes(app), app);
+server.listen(0, '127.0.0.1', () => process.send(server.address().port));
 process.on('disconnect', () => process.exit(0));
 `;
 
@@ -312,7 +316,12 @@ export async function rawHttp(
     paths: [path.join(workspaceRoot, 'services', 'addin-gateway')],
   });
   const child = spawn(process.execPath, ['-e', BARE_SERVER], {
-    env: { PATH: process.env.PATH ?? '', EXPRESS_PATH: expressPath, NODE_ENV: 'production' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      EXPRESS_PATH: expressPath,
+      PLATFORM_PATH: path.join(workspaceRoot, 'packages', 'platform', 'dist', 'index.js'),
+      NODE_ENV: 'production',
+    },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   try {

@@ -54,6 +54,7 @@ export {
 export { createMetrics, HTTP_DURATION_BUCKETS, type Metrics, type MetricsOptions } from './metrics';
 export {
   CORRELATION_ID_HEADER,
+  bornWithAppPrototypes,
   createHttpApp,
   DEFAULT_HTTP_SERVER_LIMITS,
   startHttpServer,
@@ -61,6 +62,7 @@ export {
   type HttpAppOptions,
   type ReadinessCheck,
   type RunningHttpServer,
+  type ServerClasses,
   type StartHttpServerOptions,
 } from './http';
 export {
