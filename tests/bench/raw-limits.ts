@@ -278,9 +278,9 @@ export async function rawPostgres(
   }
 }
 
-// express 5 + express.json(), as the gateway's HTTP stack, in a process of its own like a service.
-// The services' HTTP stack without their middleware: express 5, its JSON body parser, and a server that creates
-// requests and responses with the app's prototypes, as startHttpServer does (decision 0020).
+// The services' HTTP stack without their middleware, in a process of its own like a service: express 5, its JSON
+// body parser, and a server that creates requests and responses with the app's prototypes, as startHttpServer
+// does (decision 0020).
 const BARE_SERVER = `
 const express = require(process.env.EXPRESS_PATH);
 const { bornWithAppPrototypes } = require(process.env.PLATFORM_PATH);
