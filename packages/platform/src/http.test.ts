@@ -614,8 +614,8 @@ describe('startHttpServer', () => {
   });
 
   it('gives every request and response of an app one hidden class in V8 (decision 0020)', async () => {
-    // V8's own answer, from a process allowed to ask it: %HaveSameMap of two requests (and of their responses)
-    // that went through the platform middleware, body parsing and a mounted router. Node's own requests share
+    // V8's own answer, from a process allowed to ask it: %HaveSameMap and %HasFastProperties of two requests (and
+    // of their responses) that went through the platform middleware, body parsing and a mounted router. Node's own requests share
     // one; re-parented by express as node:http created them, every request had one of its own.
     const root = path.resolve(__dirname, '..', '..', '..');
     const script = `
@@ -624,6 +624,8 @@ describe('startHttpServer', () => {
       )});
       const express = require('express');
       const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)');
+      // Objects in dictionary mode share one map too: a request that went slow must count as a failure.
+      const fast = new Function('o', 'return %HasFastProperties(o)');
       const log = createLogger({ service: 'probe', level: 'silent' });
       const seen = [];
       const app = createHttpApp({ log, metrics: createMetrics({ service: 'probe', defaultMetrics: false }),
@@ -637,7 +639,10 @@ describe('startHttpServer', () => {
           if (answer.status !== 200) throw new Error('status ' + answer.status);
         }
         const [a, b] = [seen[30], seen[39]];
-        process.stdout.write(JSON.stringify({ requests: sameMap(a.req, b.req), responses: sameMap(a.res, b.res) }));
+        process.stdout.write(JSON.stringify({
+          requests: sameMap(a.req, b.req) && fast(a.req) && fast(b.req),
+          responses: sameMap(a.res, b.res) && fast(a.res) && fast(b.res),
+        }));
         await server.close();
       });`;
     const { stdout } = await promisify(execFile)(
