@@ -479,6 +479,7 @@ export async function completionPath(
     { timeoutMs: 60_000 + n * 10, what: 'the routings to show InProgress', intervalMs: 100 },
   );
   await quiet(ctx, 60_000);
+  await steadyStatistics(ctx);
 
   const clock = await connectAlertClock(system, ctx.tokens.viewer);
   try {
@@ -662,6 +663,7 @@ export async function lifecycleAtRate(
     (i) => (failsAt(i) ? Promise.resolve(undefined) : prewriteOutputs(ctx, routings[i]!)),
     (d) => ctx.progress(`${label}: setup (output files)`, d, n),
   );
+  await steadyStatistics(ctx);
   const index = new Map(routings.map((r, i) => [r.routingId, i]));
   const times = routings.map(() => ({
     approveSent: NaN,
@@ -939,11 +941,26 @@ export async function seedPriorJobs(ctx: ScenarioContext, from: number, to: numb
     );
     ctx.progress(`growth: seeding ${to} prior jobs`, end + 1 - from, to - from);
   }
+  await steadyStatistics(ctx);
+}
+
+/**
+ * ANALYZE in every service's schema at the end of a scenario's setup: the timed part runs with the statistics
+ * autovacuum keeps in a plant's long-running database (within its minute), not those of tables created seconds
+ * before — plans made from those read whole tables that grew since (decision 0021).
+ */
+async function steadyStatistics(ctx: ScenarioContext): Promise<void> {
   for (const service of [
     'addin-gateway',
     'routing-worker',
     'history-service',
     'notification-service',
-  ] as const)
-    await ctx.system.sql(service, 'ANALYZE');
+  ] as const) {
+    // The service's own tables: a bare ANALYZE would analyze every schema of the database.
+    const tables = await ctx.system.sql<{ name: string }>(
+      service,
+      'SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = current_schema()',
+    );
+    await ctx.system.sql(service, `ANALYZE ${tables.map((t) => t.name).join(', ')}`);
+  }
 }

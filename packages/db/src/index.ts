@@ -35,5 +35,6 @@ export {
   type ServicePrismaPaths,
 } from './service-databases';
 export { listenForNotifications, type Listening, type ListenOptions } from './listen';
+export { planOf, tableAccesses, type PlanNode } from './plans';
 export { prepared } from './prepared';
 export { sqlParams } from './sql-params';

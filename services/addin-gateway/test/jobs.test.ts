@@ -10,7 +10,7 @@ import {
   openApiFor,
 } from '@mcms/contracts';
 import { outgoing } from '@mcms/messaging';
-import { pgPoolConfig } from '@mcms/db';
+import { pgPoolConfig, planOf } from '@mcms/db';
 import { Pool } from 'pg';
 import { createJobStore } from '../src/adapters/job-store';
 import { startGateway, waitFor, type GatewayHarness } from './support/gateway';
@@ -560,21 +560,12 @@ describe('POST /api/addin/jobs/{jobId}/complete', () => {
       statements.mockRestore();
     }
 
-    const { rows } = await gw.pool.query<{ 'QUERY PLAN': unknown }>(
-      `EXPLAIN (FORMAT JSON) ${finish!.text}`,
-      finish!.values,
-    );
+    const plan = await planOf(gw.pool, finish!.text, finish!.values);
     // Every scan of addin_job in the plan, and the indexes it reads.
-    const seqScans: string[] = [];
-    const indexes = new Set<string>();
-    const walk = (node: Record<string, unknown>) => {
-      if (node['Node Type'] === 'Seq Scan' && node['Relation Name'] === 'addin_job')
-        seqScans.push('addin_job');
-      const index = node['Index Name'];
-      if (typeof index === 'string' && index.startsWith('addin_job_')) indexes.add(index);
-      for (const child of (node['Plans'] as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
-    };
-    walk((rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+    const seqScans = plan.filter((node) => node.nodeType === 'Seq Scan' && node.relation === 'addin_job');
+    const indexes = new Set(
+      plan.flatMap((node) => (node.index?.startsWith('addin_job_') ? [node.index] : [])),
+    );
     // Not a scan of the InProgress jobs (the table, or its status index) hash-joined to the batch.
     expect([seqScans, [...indexes]]).toEqual([[], ['addin_job_pkey']]);
   });
