@@ -378,3 +378,61 @@ describe('listing routings', () => {
     ]);
   });
 });
+
+describe('changes of routings arriving together', () => {
+  let batched: Harness;
+  // Each call a millisecond later: the changes one transaction applies share its time, and no two do.
+  let tick = Date.parse('2026-12-08T08:00:00.000Z');
+  beforeAll(async () => {
+    batched = await startHarness({ clock: () => new Date((tick += 1)) });
+  });
+  afterAll(async () => {
+    await batched?.close();
+  });
+
+  const send = (id: string, action: string, roles: string[]) =>
+    batched.request('POST', `/api/routings/${id}/${action}`, { roles, body: {} });
+
+  it('applies them in shared transactions, each with its own answer and its own messages', async () => {
+    const routings = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const created = await batched.request('POST', '/api/routings', {
+          roles: ['editor'],
+          body: { routingCode: code(), itemCode: 'ITEM-9', revisionCode: 'A' },
+        });
+        expect((await send(created.body.id, 'request-approval', ['editor'])).status).toBe(200);
+        return Routing.parse(created.body);
+      }),
+    );
+    const [first] = routings as [Routing, ...Routing[]];
+
+    const answers = await Promise.all([
+      ...routings.map((r) => send(r.id, 'approve', ['approver'])),
+      // The same routing twice: whichever comes second finds it Approved; and one that does not exist.
+      send(first.id, 'approve', ['approver']),
+      send(randomUUID(), 'approve', ['approver']),
+    ]);
+
+    const statuses = answers.map((a) => a.status);
+    expect([[statuses[0], statuses[12]].sort(), statuses.slice(1, 12), statuses[13]]).toEqual([
+      [200, 409],
+      Array(11).fill(200),
+      404,
+    ]);
+    const approved = answers.filter((a) => a.status === 200).map((a) => Routing.parse(a.body));
+    expect(new Set(approved.map((r) => r.id))).toEqual(new Set(routings.map((r) => r.id)));
+    expect(approved.map((r) => r.status)).toEqual(Array(12).fill('Approved'));
+    // Fewer transactions than approvals: those of one transaction carry its one time.
+    expect(new Set(approved.map((r) => r.updatedAt)).size).toBeLessThan(12);
+    // One generation command each, for its own job.
+    for (const routing of approved) {
+      const command = await batched.waitForMessage(
+        (m) =>
+          m.routingKey === 'mcms.esprit-generation.request' && m.envelope.payload.routingId === routing.id,
+        `the generation command of ${routing.routingCode}`,
+      );
+      expect(command.envelope.payload.jobId).toBe(routing.lastAddinJobId);
+    }
+    expect(new Set(approved.map((r) => r.lastAddinJobId)).size).toBe(12);
+  });
+});

@@ -256,6 +256,10 @@ function pgBatchOf(client: PoolClient): BatchTransaction {
       await client.query(prepared(UPDATE_ROUTINGS_SQL), columnsOf(routings, routingParams));
     },
 
+    async publish(messages) {
+      await enqueueOutbox(fromPgClient(client), messages);
+    },
+
     notifications: createOutboxNotificationSink(fromPgClient(client)),
   };
 }

@@ -63,9 +63,9 @@ export interface ResultLookup {
 }
 
 /**
- * What applying a batch of messages (results, progress events) does inside its one transaction, each
- * step one statement for the whole batch. Steps run in the order of one message's transaction:
- * inbox, lock, record, update, outbox.
+ * What applying a batch of messages (results, progress events) or of the API's changes does inside its one
+ * transaction, each step one statement for the whole batch. Steps run in the order of one message's
+ * transaction: inbox, lock, record, update, outbox.
  */
 export interface BatchTransaction {
   /** Claims `(consumer, messageId)` for each; returns the messageIds claimed now (not held already). */
@@ -75,6 +75,8 @@ export interface BatchTransaction {
   /** Inserts the records of jobs that have none yet; returns the jobIds inserted now. */
   recordResults(records: readonly GenerationRecord[]): Promise<ReadonlySet<string>>;
   updateRoutings(routings: readonly Routing[]): Promise<void>;
+  /** Writes messages to the outbox: they are published if, and only if, the transaction commits. */
+  publish(messages: readonly OutgoingMessage[]): Promise<void>;
   notifications: NotificationSink;
 }
 
@@ -92,7 +94,7 @@ export interface RoutingStore {
   resultContext(key: InboxKey, routingId: string, jobId: string): Promise<ResultContext>;
   /** {@link resultContext} of many result commands in one round trip, in their order. */
   resultContexts(consumer: string, lookups: readonly ResultLookup[]): Promise<ResultContext[]>;
-  /** One transaction for a batch of messages. */
+  /** One transaction for a batch of messages or changes. */
   batchTransaction<T>(fn: (tx: BatchTransaction) => Promise<T>): Promise<T>;
   transaction<T>(fn: (tx: RoutingTransaction) => Promise<T>): Promise<T>;
   /** A transaction that runs at most once per inbox key; the claim commits with the effect. */

@@ -8,11 +8,11 @@ import {
   type MessageDefinition,
   type PayloadOf,
 } from '@mcms/contracts';
-import { outgoing, type OutgoingMessage } from '@mcms/messaging';
+import { createBatcher, outgoing, type OutgoingMessage } from '@mcms/messaging';
 import { notFound } from '@mcms/platform';
 import * as rules from '../domain/routing';
 import type { Routing } from '../domain/routing';
-import type { RoutingPage, RoutingQuery, RoutingStore, RoutingTransaction } from './ports';
+import type { RoutingPage, RoutingQuery, RoutingStore } from './ports';
 
 /** Who asks, and the flow the request belongs to (its correlation id becomes the messages'). */
 export interface Caller {
@@ -26,6 +26,20 @@ export interface RoutingUseCaseDeps {
   clock: () => Date;
   newId: () => string;
 }
+
+/** One change of a routing by the API: the rule that makes the new routing, and the messages it announces. */
+interface Change {
+  id: string;
+  apply: (routing: Routing, now: Date) => Routing;
+  announce: (routing: Routing, now: Date) => OutgoingMessage[];
+}
+
+/** What became of one change of a batch: the routing it made, or its own failure. */
+type ChangeOutcome = { routing: Routing } | { failed: unknown };
+
+/** Changes one transaction applies at most, and change transactions at once. */
+const CHANGE_BATCH_MAX = 32;
+const CHANGE_BATCHES_AT_ONCE = 2;
 
 /** The routing API's use cases: every state change commits with its outbox messages. */
 export interface RoutingUseCases {
@@ -54,21 +68,71 @@ export function createRoutingUseCases({ store, clock, newId }: RoutingUseCaseDep
     );
   }
 
-  /** Lock, apply a rule, store, enqueue what it announces: one transaction. */
-  function change(
+  // The API's changes of routings (request approval, approve, reject, regenerate) that arrive while one batch runs
+  // go in the next, one transaction for all of them — the approvals of a busy plant share their round trips and
+  // their commit (decision 0022).
+  const changing = createBatcher<Change, ChangeOutcome>({
+    maxItems: CHANGE_BATCH_MAX,
+    maxWaitMs: 0,
+    maxConcurrent: CHANGE_BATCHES_AT_ONCE,
+    run: async (changes) => {
+      try {
+        return await applyChanges(changes);
+      } catch (err) {
+        if (changes.length === 1) return [{ failed: err }];
+        // A batch the database refused: each again on its own, so that only what fails alone fails.
+        return Promise.all(
+          changes.map((one) =>
+            applyChanges([one]).then(
+              ([outcome]) => outcome as ChangeOutcome,
+              (failed: unknown) => ({ failed }),
+            ),
+          ),
+        );
+      }
+    },
+  });
+
+  /**
+   * Lock, apply each rule, store, enqueue what each announces: one transaction for the batch, with the outcome
+   * of each change as if they had run one after the other in their order. A change its rule refuses (a 409, a
+   * routing that does not exist) fails alone and writes nothing; a second change of one routing applies to what
+   * the first made of it.
+   */
+  function applyChanges(changes: readonly Change[]): Promise<ChangeOutcome[]> {
+    return store.batchTransaction(async (tx) => {
+      const routings = new Map(await tx.lockRoutings([...new Set(changes.map((c) => c.id))]));
+      const now = clock();
+      const changed = new Set<string>();
+      const messages: OutgoingMessage[] = [];
+      const outcomes = changes.map((c): ChangeOutcome => {
+        try {
+          const current = routings.get(c.id);
+          if (!current) throw notFound(`routing ${c.id}`);
+          const next = c.apply(current, now);
+          const announced = c.announce(next, now);
+          routings.set(c.id, next);
+          changed.add(c.id);
+          messages.push(...announced);
+          return { routing: next };
+        } catch (failed) {
+          return { failed };
+        }
+      });
+      await tx.updateRoutings([...changed].map((id) => routings.get(id) as Routing));
+      await tx.publish(messages);
+      return outcomes;
+    });
+  }
+
+  async function change(
     id: string,
     apply: (routing: Routing, now: Date) => Routing,
     announce: (routing: Routing, now: Date) => OutgoingMessage[],
   ): Promise<Routing> {
-    return store.transaction(async (tx: RoutingTransaction) => {
-      const current = await tx.lock(id);
-      if (!current) throw notFound(`routing ${id}`);
-      const now = clock();
-      const next = apply(current, now);
-      await tx.update(next);
-      await tx.publish(announce(next, now));
-      return next;
-    });
+    const outcome = await changing.submit({ id, apply, announce });
+    if ('failed' in outcome) throw outcome.failed;
+    return outcome.routing;
   }
 
   function generationCommand(routing: Routing, caller: Caller, now: Date): OutgoingMessage {
