@@ -535,6 +535,13 @@ export async function completionPath(
   }
 }
 
+// The rows waiting in an outbox, through its primary key: the relays' deletes leave the table full of dead rows
+// until autovacuum comes, and a plain count(*) read them all four times a second (2–3 ms of PostgreSQL a count in
+// the lifecycle, charged to the system); the index scan skips the entries it has found dead once (~0.5 ms).
+// No backlog comes near the limit.
+const OUTBOX_WAITING_SQL =
+  'SELECT count(*) AS n FROM (SELECT id FROM outbox_message ORDER BY id LIMIT 1000000) waiting';
+
 /** Outbox rows waiting in every service + messages ready in every consumer queue. */
 export async function backlog(
   ctx: ScenarioContext,
@@ -546,9 +553,7 @@ export async function backlog(
     'history-service',
     'notification-service',
   ];
-  const outboxes = await Promise.all(
-    services.map((s) => sqlCount(ctx, s, 'SELECT count(*) AS n FROM outbox_message', [])),
-  );
+  const outboxes = await Promise.all(services.map((s) => sqlCount(ctx, s, OUTBOX_WAITING_SQL, [])));
   const queues = await Promise.all(Object.values(CONSUMER_QUEUES).map((q) => depth(q)));
   return [...outboxes, ...queues].reduce((a, b) => a + b, 0);
 }
