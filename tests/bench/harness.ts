@@ -96,8 +96,8 @@ export function defaultOptions(quick: boolean): BenchOptions {
         jobs: 3_000,
         warmupJobs: 2_000,
         addins: 32,
-        // Steps of 50 up to 400: where the system stops holding, to within 50 jobs/s (it held 250 and not 500 on
-        // 2026-12-08).
+        // Steps of 50 up to 400: where the system stops holding, to within 50 jobs/s (on 2026-12-08 it held 250
+        // and then 300, not 350).
         rates: [50, 100, 150, 200, 250, 300, 350, 400, 500, 1_000],
         rateSeconds: 10,
         idleSeconds: 10,

@@ -13,7 +13,7 @@ import {
 import { CONSUMER_QUEUES, type AddinJob, type Notification, type OutputFile } from '@mcms/contracts';
 import { connect as amqpConnect } from 'amqplib';
 import { io } from 'socket.io-client';
-import type { System, SystemService } from '../support/system';
+import { ALL_SERVICES, type System, type SystemService } from '../support/system';
 import type { BenchHttpClient } from './http-client';
 import {
   round,
@@ -547,13 +547,7 @@ export async function backlog(
   ctx: ScenarioContext,
   depth: (queue: string) => Promise<number>,
 ): Promise<number> {
-  const services: SystemService[] = [
-    'addin-gateway',
-    'routing-worker',
-    'history-service',
-    'notification-service',
-  ];
-  const outboxes = await Promise.all(services.map((s) => sqlCount(ctx, s, OUTBOX_WAITING_SQL, [])));
+  const outboxes = await Promise.all(ALL_SERVICES.map((s) => sqlCount(ctx, s, OUTBOX_WAITING_SQL, [])));
   const queues = await Promise.all(Object.values(CONSUMER_QUEUES).map((q) => depth(q)));
   return [...outboxes, ...queues].reduce((a, b) => a + b, 0);
 }
@@ -862,7 +856,8 @@ function roundSummary(s: LatencySummary): LatencySummary {
 
 /**
  * Seeds prior jobs `from`..`to`-1 with their routing, generation result, history, alert and inbox rows in
- * every service's schema, with set-based SQL (setup, not the system's work), then ANALYZE.
+ * every service's schema, with set-based SQL (setup, not the system's work). The growth run's completion path
+ * analyzes them at the end of its setup, as every scenario's does.
  */
 export async function seedPriorJobs(ctx: ScenarioContext, from: number, to: number): Promise<void> {
   const chunk = 25_000;
@@ -946,7 +941,6 @@ export async function seedPriorJobs(ctx: ScenarioContext, from: number, to: numb
     );
     ctx.progress(`growth: seeding ${to} prior jobs`, end + 1 - from, to - from);
   }
-  await steadyStatistics(ctx);
 }
 
 /**
@@ -955,12 +949,7 @@ export async function seedPriorJobs(ctx: ScenarioContext, from: number, to: numb
  * before — plans made from those read whole tables that grew since (decision 0021).
  */
 async function steadyStatistics(ctx: ScenarioContext): Promise<void> {
-  for (const service of [
-    'addin-gateway',
-    'routing-worker',
-    'history-service',
-    'notification-service',
-  ] as const) {
+  for (const service of ALL_SERVICES) {
     // The service's own tables: a bare ANALYZE would analyze every schema of the database.
     const tables = await ctx.system.sql<{ name: string }>(
       service,

@@ -615,8 +615,8 @@ describe('startHttpServer', () => {
 
   it('gives every request and response of an app one hidden class in V8 (decision 0020)', async () => {
     // V8's own answer, from a process allowed to ask it: %HaveSameMap and %HasFastProperties of two requests (and
-    // of their responses) that went through the platform middleware, body parsing and a mounted router. Node's own requests share
-    // one; re-parented by express as node:http created them, every request had one of its own.
+    // of their responses) that went through the platform middleware, body parsing and a mounted router. Node's own
+    // requests share one map; re-parented by express as node:http created them, every request had one of its own.
     const root = path.resolve(__dirname, '..', '..', '..');
     const script = `
       const { createHttpApp, startHttpServer, createLogger, createMetrics } = require(${JSON.stringify(
